@@ -1,0 +1,256 @@
+"""The `tlcore` command. Exit codes: 0 success, 2 bad input (one `error:` line), 1 internal failure."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .data import read_table, to_labeled
+from .errors import TLCoreError
+from .experiment import create_run, method_options
+from .methods import list_methods
+from .models import is_available, list_models, model_folder, resolve_model
+from .runs import RunConfig, RunStore
+
+RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1",
+               "train_seconds", "predict_seconds", "trainable_params", "total_params")
+DEFAULT_COMPARE = "zero-shot,few-shot,lora"
+
+
+class UsageError(TLCoreError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected LABEL=TEXT, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", required=True, help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--test", help="separate labeled test file; default: a stratified hold-out of --train")
+    p.add_argument("--text-column", help="column with the text (default: guessed)")
+    p.add_argument("--label-column", help="column with the label (default: guessed)")
+    p.add_argument("--model", required=True, help="minilm, smollm2-135m, or a local Hugging Face model folder")
+    p.add_argument("--per-class", type=_positive_int, help="sample N training rows per class (after the test split)")
+    p.add_argument("--test-size", type=_positive_float, default=0.2,
+                   help="test hold-out: a fraction below 1 or a row count (default 0.2)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling, shots and training (default 0)")
+    p.add_argument("--shots", type=_positive_int, help="few-shot: examples per class (K)")
+    p.add_argument("--epochs", type=_positive_int, help="fine-tuning: passes over the training rows")
+    p.add_argument("--lr", type=_positive_float, help="fine-tuning: peak learning rate")
+    p.add_argument("--batch-size", type=_positive_int, help="fine-tuning: examples per step")
+    p.add_argument("--max-length", type=_positive_int, help="tokens per text; longer texts are cut")
+    p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
+                   help="zero/few-shot: text to use for a terse label name (repeatable)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tlcore", description="Transfer learning from pretrained language models.")
+    parser.add_argument("--version", action="version", version=f"tlcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("models", help="list the model catalog")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("methods", help="list the transfer methods")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("prepare", help="convert the bundled models once, so later runs load in seconds")
+    p.add_argument("--model", action="append", help="model to prepare (default: all bundled)")
+    p = sub.add_parser("validate", help="read a data file and report what would be used")
+    p.add_argument("data")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("run", help="run one method and print its test metrics")
+    _add_data_args(p)
+    p.add_argument("--method", required=True, help="see `tlcore methods`")
+    p = sub.add_parser("compare", help="run several methods on the same test split")
+    _add_data_args(p)
+    p.add_argument("--methods", default=DEFAULT_COMPARE, help=f"comma-separated (default {DEFAULT_COMPARE})")
+    p = sub.add_parser("runs", help="list runs")
+    p.add_argument("--runs-dir", default=None)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _table(rows: list[dict], columns: Sequence[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _cmd_models(args) -> int:
+    rows = [{**spec.to_dict(), "available_offline": is_available(spec)} for spec in list_models()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table(rows, ("name", "kind", "params", "available_offline", "license")))
+    return 0
+
+
+def _cmd_methods(args) -> int:
+    rows = [entry.to_dict() for entry in list_methods()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table([{**r, "kinds": ",".join(r["kinds"])} for r in rows], ("name", "kinds", "description")))
+    return 0
+
+
+def _cmd_prepare(args) -> int:
+    for name in args.model or [spec.name for spec in list_models()]:
+        folder = model_folder(resolve_model(name), progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(f"{name}: ready in {folder}")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    frame = read_table(args.data)
+    data = to_labeled(frame, args.text_column, args.label_column, name=args.data)
+    report = {"rows_read": len(frame), "rows_used": len(data), "columns": list(frame.columns),
+              "class_counts": data.class_counts(), "fingerprint": data.fingerprint()}
+    if args.json:
+        _print_json(report)
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _load(args):
+    frame = read_table(args.train)
+    data = to_labeled(frame, args.text_column, args.label_column, name=args.train)
+    test = None
+    if args.test:
+        test = to_labeled(read_table(args.test), args.text_column, args.label_column, name=args.test)
+    return data, test
+
+
+def _options(args, method: str, strict: bool) -> dict:
+    given = {"shots": args.shots, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+             "max_length": args.max_length, "seed": args.seed,
+             "label_descriptions": dict(args.label_description) or None}
+    try:
+        return method_options(method, given, strict)
+    except TLCoreError as exc:  # name the flag, not the option
+        raise UsageError(str(exc).replace("option ", "option --").replace("_", "-")) from None
+
+
+def _run_one(args, method: str, data, test, strict: bool) -> dict:
+    from .worker import execute
+
+    config = RunConfig(model=args.model, method=method, method_options=_options(args, method, strict),
+                       data_name=Path(args.train).name, text_column=args.text_column or "text",
+                       label_column=args.label_column or "label", test_size=args.test_size,
+                       split_seed=args.split_seed, per_class=args.per_class, device=args.device)
+    run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed)
+    echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
+    if echo:
+        echo(f"run {run.id}: {config.model}, {config.method}")
+    metrics = execute(run, echo=echo)
+    return {**{k: metrics[k] for k in RESULT_KEYS}, **metrics}
+
+
+def _summary_line(m: dict) -> str:
+    return (f"{m['method']:<14} {m['model']:<14} accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+            f"train {m['train_seconds']:.1f}s  predict {m['predict_seconds']:.1f}s  "
+            f"trainable {m['trainable_params']:,}  run {m['run_id']}")
+
+
+def _cmd_run(args) -> int:
+    data, test = _load(args)
+    result = _run_one(args, args.method, data, test, strict=True)
+    _print_json(result) if args.json else print(_summary_line(result))
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise UsageError("--methods is empty; give a comma-separated list such as zero-shot,few-shot,lora.")
+    from .methods import check_supported, get_method
+
+    spec = resolve_model(args.model)
+    for method in methods:  # refuse a bad list before the first run starts
+        check_supported(get_method(method), spec)
+    data, test = _load(args)
+    results = [_run_one(args, method, data, test, strict=False) for method in methods]
+    if args.json:
+        _print_json(results)
+    else:
+        print(f"test rows: {results[0]['n_test']} (split {results[0]['test_fingerprint']})")
+        for result in results:
+            print(_summary_line(result))
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    rows = [vars(s) for s in RunStore(args.runs_dir).summaries()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table(rows, ("id", "status", "model", "method", "accuracy", "macro_f1")))
+    return 0
+
+
+COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
+            "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except TLCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except InterruptedError:
+        print("error: cancelled", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

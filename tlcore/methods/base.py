@@ -1,0 +1,187 @@
+"""The method registry and what every transfer method shares.
+
+Modelled on peft: each method is a small module that registers a name, a dataclass config
+(typed defaults, help text, validation) and a class that fits and predicts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from ..data import LabeledData
+from ..errors import ConfigError, MethodError
+from ..models import ModelSpec
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A config field with help text (shown as CLI help and UI tooltips)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass
+class MethodConfig:
+    """Base of every method's config: JSON round-trip and field-level help."""
+
+    seed: int = option(0, "Seed for sampling demonstrations, initialising heads and shuffling.")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            bounds = f.metadata.get("min"), f.metadata.get("max")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if bounds[0] is not None and value < bounds[0]:
+                    raise ConfigError(f"{f.name} must be at least {bounds[0]}, got {value}.")
+                if bounds[1] is not None and value > bounds[1]:
+                    raise ConfigError(f"{f.name} must be at most {bounds[1]}, got {value}.")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "MethodConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)} for this method; "
+                              f"known options: {', '.join(sorted(names))}.")
+        return cls(**values)
+
+    @classmethod
+    def describe_fields(cls) -> list[dict]:
+        out = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore
+            out.append({"name": f.name, "type": getattr(f.type, "__name__", str(f.type)), "default": default,
+                        "help": f.metadata.get("help", ""),
+                        **{k: f.metadata[k] for k in ("min", "max", "choices") if k in f.metadata}})
+        return out
+
+
+@dataclass
+class TrainingConfig(MethodConfig):
+    """Options every fine-tuning method shares."""
+
+    epochs: int = option(5, "Passes over the training split.", min=1, max=100)
+    lr: float = option(5e-4, "Peak learning rate (AdamW; linear warm-up then linear decay).", min=1e-7, max=1.0)
+    batch_size: int = option(16, "Examples per optimisation step.", min=1, max=512)
+    max_length: int = option(128, "Tokens per text; longer texts are cut.", min=8, max=4096)
+    weight_decay: float = option(0.01, "AdamW weight decay.", min=0.0, max=1.0)
+    warmup_ratio: float = option(0.1, "Share of steps spent warming the learning rate up.", min=0.0, max=0.9)
+
+
+class Callback:
+    """Receives training events, shaped like transformers' TrainerCallback; every hook does nothing by default."""
+
+    def on_log(self, event: dict) -> None:
+        """A training step was logged (step, epoch, train_loss, learning_rate, ...)."""
+
+    def on_evaluate(self, event: dict) -> None:
+        """A validation pass finished (epoch, val_loss, val_accuracy, ...)."""
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        """Progress of a long non-training stage (encoding, scoring)."""
+
+    def should_stop(self) -> bool:
+        """Return True to stop cooperatively (cancel)."""
+        return False
+
+
+class Method(ABC):
+    """A transfer method bound to one model and label set."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]
+    config_cls: ClassVar[type[MethodConfig]]
+    trains: ClassVar[bool] = False  # True when fit() runs gradient steps
+
+    def __init__(self, config: MethodConfig, model: ModelSpec, folder: Path, labels: Sequence[str],
+                 device: str = "cpu") -> None:
+        self.config = config
+        self.model_spec = model
+        self.folder = folder
+        self.labels = list(labels)
+        self.device = device
+        self.trainable_params = 0
+        self.total_params = model.params or 0
+
+    @abstractmethod
+    def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
+        """Learn from the training split (zero-shot methods only record what they need)."""
+
+    @abstractmethod
+    def predict_proba(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
+        """Class probabilities, shape (len(texts), len(labels)), columns in ``self.labels`` order."""
+
+    @abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write what predict_proba needs (safetensors / JSON only)."""
+
+    @abstractmethod
+    def load(self, folder: Path) -> None:
+        """Restore the state written by save()."""
+
+    @staticmethod
+    def _write_json(path: Path, payload: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2))
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    config_cls: type[MethodConfig]
+    method_cls: type[Method]
+
+    @property
+    def description(self) -> str:
+        return self.method_cls.description
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.method_cls.kinds
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "description": self.description, "kinds": list(self.kinds),
+                "trains": self.method_cls.trains, "options": self.config_cls.describe_fields()}
+
+
+_REGISTRY: dict[str, MethodEntry] = {}
+
+
+def register_method(*, name: str, config_cls: type[MethodConfig], method_cls: type[Method]) -> None:
+    if name in _REGISTRY:
+        raise MethodError(f"a method named {name!r} is already registered.")
+    method_cls.name = name
+    method_cls.config_cls = config_cls
+    _REGISTRY[name] = MethodEntry(name, config_cls, method_cls)
+
+
+def get_method(name: str) -> MethodEntry:
+    if name not in _REGISTRY:
+        raise MethodError(f"unknown method {name!r}; choose one of: {', '.join(_REGISTRY)}.")
+    return _REGISTRY[name]
+
+
+def list_methods() -> list[MethodEntry]:
+    return list(_REGISTRY.values())
+
+
+def check_supported(entry: MethodEntry, model: ModelSpec) -> None:
+    if model.kind not in entry.kinds:
+        raise MethodError(f"method {entry.name!r} does not work with {model.kind} models like {model.name!r} "
+                          f"(it supports: {', '.join(entry.kinds)}). {entry.method_cls.description}")
+
+
+ProgressFn = Callable[[int, int], None]

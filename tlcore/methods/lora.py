@@ -1,0 +1,42 @@
+"""LoRA and DoRA: low-rank updates added to the backbone's linear layers; the backbone stays frozen.
+
+DoRA additionally splits each weight into magnitude and direction and adapts the direction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import TrainingConfig, option, register_method
+from .finetune import PeftMethod
+
+
+@dataclass
+class LoraMethodConfig(TrainingConfig):
+    lr: float = option(1e-3, "Peak learning rate (AdamW; linear warm-up then linear decay).", min=1e-7, max=1.0)
+    r: int = option(8, "Rank of the low-rank update.", min=1, max=256)
+    alpha: int = option(16, "Scaling of the update (alpha / r).", min=1, max=1024)
+    dropout: float = option(0.05, "Dropout on the LoRA input.", min=0.0, max=0.9)
+
+
+class Lora(PeftMethod):
+    description = ("Freezes the model and learns small low-rank updates to every linear layer plus a new "
+                   "classification head: most of full fine-tuning's accuracy for ~1-2 % of the parameters.")
+    kinds = ("encoder", "decoder")
+    use_dora = False
+
+    def peft_config(self):
+        from peft import LoraConfig as PeftLoraConfig
+
+        return PeftLoraConfig(task_type="SEQ_CLS", r=self.config.r, lora_alpha=self.config.alpha,
+                              lora_dropout=self.config.dropout, target_modules="all-linear",
+                              use_dora=self.use_dora)
+
+
+class Dora(Lora):
+    description = ("LoRA with each weight split into magnitude and direction (DoRA): often closer to full "
+                   "fine-tuning at low rank, somewhat slower per step.")
+    use_dora = True
+
+
+register_method(name="lora", config_cls=LoraMethodConfig, method_cls=Lora)
+register_method(name="dora", config_cls=LoraMethodConfig, method_cls=Dora)

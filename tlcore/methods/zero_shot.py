@@ -1,0 +1,121 @@
+"""Zero-shot: no labeled example is used.
+
+- encoder: cosine similarity of the text's embedding to each label's embedding (its name, or a
+  description the user wrote).
+- decoder: the log-likelihood of each label as the answer to an instruction prompt, with
+  calibration: raw scores of a small LM favour one label, so each label's mean score over the
+  evaluated texts is subtracted ("batch calibration"), or the score of a content-free input
+  ("contextual calibration").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..data import LabeledData
+from ..encoders import embed
+from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer, scores_to_proba
+from .base import Callback, Method, MethodConfig, option, register_method
+
+# Below this many texts, batch calibration reuses the means stored from the last large batch.
+MIN_CALIBRATION_BATCH = 16
+
+
+@dataclass
+class ZeroShotConfig(MethodConfig):
+    label_descriptions: dict = option({}, "Optional text per label used instead of its name, e.g. "
+                                          "{'ABBR': 'abbreviation'}.")
+    instruction: str = option(DEFAULT_INSTRUCTION, "Decoder prompt; {labels} is replaced by the label list.")
+    calibration: str = option("batch", "Decoder score calibration: batch (subtract each label's mean score), "
+                                       "contextual (subtract the score of 'N/A'), or none.",
+                              choices=("batch", "contextual", "none"))
+    temperature: float = option(0.05, "Encoder: softmax temperature over cosine similarities.", min=1e-4, max=10.0)
+    max_length: int = option(256, "Tokens per text; longer texts are cut.", min=8, max=4096)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if "{labels}" not in self.instruction:
+            from ..errors import ConfigError
+            raise ConfigError("the instruction must contain {labels}, where the label names are inserted.")
+
+
+class PromptScoring(Method):
+    """Shared by zero-shot and few-shot: encoder similarity or decoder label scoring."""
+
+    def _label_texts(self) -> dict[str, str]:
+        descriptions = getattr(self.config, "label_descriptions", {}) or {}
+        return {label: str(descriptions.get(label, label)) for label in self.labels}
+
+    def _demonstrations(self) -> list[Demonstration]:
+        return []
+
+    def _setup_decoder(self) -> None:
+        self.scorer = LabelScorer(str(self.folder), self.labels, self.device, instruction=self.config.instruction,
+                                  demonstrations=self._demonstrations(), max_text_tokens=self.config.max_length,
+                                  label_texts=self._label_texts())
+        self.calibration_means: list[float] | None = getattr(self, "calibration_means", None)
+
+    def _decoder_proba(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
+        progress = (lambda d, t: callback.on_progress("scoring", d, t)) if callback else None
+        scores = self.scorer.score(texts, progress=progress, should_stop=callback.should_stop if callback else None)
+        mode = self.config.calibration
+        if mode == "batch":
+            if len(texts) >= MIN_CALIBRATION_BATCH or self.calibration_means is None:
+                self.calibration_means = scores.mean(axis=0).tolist()
+            scores = scores - np.asarray(self.calibration_means)
+        elif mode == "contextual":
+            if self.calibration_means is None:
+                self.calibration_means = self.scorer.content_free_scores().tolist()
+            scores = scores - np.asarray(self.calibration_means)
+        return scores_to_proba(scores)
+
+    def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
+        progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
+        vectors = embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
+        return scores_to_proba(vectors @ class_vectors.T / self.config.temperature)
+
+    def _state(self) -> dict:
+        return {"calibration_means": getattr(self, "calibration_means", None)}
+
+    def save(self, folder: Path) -> None:
+        self._write_json(folder / "method_state.json", {**self._state(), "config": self.config.to_dict()})
+
+    def load(self, folder: Path) -> None:
+        import json
+
+        state = json.loads((folder / "method_state.json").read_text())
+        self._restore(state)
+
+    def _restore(self, state: dict) -> None:
+        self.calibration_means = state.get("calibration_means")
+
+
+class ZeroShot(PromptScoring):
+    description = ("Uses no labeled examples: the encoder compares each text with the label names; the decoder "
+                   "is asked which label fits and each label's likelihood is scored.")
+    kinds = ("encoder", "decoder")
+
+    def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
+        self._prepare()
+
+    def _prepare(self) -> None:
+        if self.model_spec.kind == "decoder":
+            self._setup_decoder()
+        else:
+            texts = self._label_texts()
+            self.label_vectors = embed([texts[label] for label in self.labels], str(self.folder), self.device)
+
+    def predict_proba(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
+        if self.model_spec.kind == "decoder":
+            return self._decoder_proba(texts, callback)
+        return self._encoder_proba(texts, callback, self.label_vectors)
+
+    def _restore(self, state: dict) -> None:
+        self._prepare()
+        super()._restore(state)
+
+
+register_method(name="zero-shot", config_cls=ZeroShotConfig, method_cls=ZeroShot)

@@ -1,0 +1,266 @@
+"""The run store: one directory per run, the durable contract between a worker and the UI.
+
+runs/<run-id>/
+  config.json      what to run (model, method, options, split settings, data fingerprint, versions)
+  data/            the train/val/test split the run uses (CSV), so the worker needs nothing else
+  status.json      queued | running | succeeded | failed | cancelled, pid, error, stage progress
+  events.jsonl     append-only training events (one JSON object per line)
+  metrics.json     test metrics, timings, parameter counts
+  predictions.csv  test texts, gold, predicted, confidence, one probability column per class
+  artifacts/       what prediction needs (safetensors / JSON only)
+  cancel           present when a cancel was requested
+
+This module is light (no torch): the UI imports it to list and watch runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from .data import LabeledData, Split
+from .errors import RunError
+
+LIVE_STATES = ("queued", "running")
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to reproduce a run (the split itself is stored beside it)."""
+
+    model: str
+    method: str
+    method_options: dict = field(default_factory=dict)
+    data_name: str = "data"
+    text_column: str = "text"
+    label_column: str = "label"
+    test_size: float = 0.2
+    val_size: float = 0.1
+    split_seed: int = 0
+    per_class: int | None = None
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for package in ("tlcore", "torch", "transformers", "peft", "scikit-learn"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie (dead, not yet reaped) still answers kill(0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class Run:
+    """A handle on one run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.id = self.path.name
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _read_json(self, name: str, default=None):
+        try:
+            return json.loads((self.path / name).read_text())
+        except FileNotFoundError:
+            return default
+        except (OSError, ValueError) as exc:
+            raise RunError(f"run {self.id}: {name} is damaged ({exc}); delete the run or restore the file.") from exc
+
+    def config(self) -> dict:
+        config = self._read_json("config.json")
+        if not isinstance(config, dict):
+            raise RunError(f"run {self.id} has no readable config.json; it is damaged.")
+        return config
+
+    def status(self) -> dict:
+        """The status, with a dead worker detected: a 'running' run whose process is gone is 'failed'."""
+        status = self._read_json("status.json", {"status": "damaged", "error": "status.json is missing"})
+        if status.get("status") == "running" and not _pid_alive(status.get("pid")):
+            status = {**status, "status": "failed",
+                      "error": "the worker process ended unexpectedly (killed, crashed or out of memory) "
+                               f"while {status.get('stage') or 'running'}; start the run again."}
+            self.write_status(status)
+        return status
+
+    def events(self) -> list[dict]:
+        try:
+            lines = (self.path / "events.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue  # a line being written right now
+        return events
+
+    def metrics(self) -> dict | None:
+        return self._read_json("metrics.json")
+
+    def predictions(self) -> pd.DataFrame | None:
+        path = self.path / "predictions.csv"
+        return pd.read_csv(path, keep_default_na=False) if path.exists() else None
+
+    def split(self) -> Split:
+        parts = {}
+        for part in ("train", "val", "test"):
+            frame = pd.read_csv(self.path / "data" / f"{part}.csv", dtype=str, keep_default_na=False)
+            parts[part] = LabeledData.from_frame(frame)
+        config = self.config()
+        return Split(train=parts["train"], val=parts["val"], test=parts["test"], labels=config["labels"],
+                     info=config.get("split", {}))
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_status(self, status: dict) -> None:
+        write_json_atomic(self.path / "status.json", status)
+
+    def update_status(self, **changes) -> None:
+        current = self._read_json("status.json", {}) or {}
+        self.write_status({**current, **changes})
+
+    def append_event(self, event: dict) -> None:
+        with open(self.path / "events.jsonl", "a") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+    def request_cancel(self) -> None:
+        (self.path / "cancel").touch()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return (self.path / "cancel").exists()
+
+
+@dataclass
+class RunSummary:
+    id: str
+    status: str
+    model: str = ""
+    method: str = ""
+    data_name: str = ""
+    test_fingerprint: str = ""
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    created: float = 0.0
+    seconds: float | None = None
+    error: str | None = None
+
+
+class RunStore:
+    """All runs under one folder."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else default_runs_dir()
+
+    def create(self, config: RunConfig, split: Split) -> Run:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        model_tag = Path(config.model).name if os.sep in config.model else config.model
+        run_id = f"{stamp}-{config.method}-{model_tag}-{secrets.token_hex(2)}"
+        tmp = self.root / f".{run_id}.creating"
+        (tmp / "data").mkdir(parents=True)
+        for part in ("train", "val", "test"):
+            getattr(split, part).to_frame().to_csv(tmp / "data" / f"{part}.csv", index=False)
+        write_json_atomic(tmp / "config.json", {
+            **config.to_dict(), "run_id": run_id, "labels": split.labels, "split": split.info,
+            "created": time.time(), "versions": _library_versions()})
+        write_json_atomic(tmp / "status.json", {"status": "queued", "created": time.time()})
+        os.replace(tmp, self.root / run_id)  # the run appears whole or not at all
+        return Run(self.root / run_id)
+
+    def get(self, run_id: str) -> Run:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise RunError(f"{run_id!r} is not a run id; list runs with `tlcore runs`.")
+        path = self.root / run_id
+        if not (path / "config.json").exists() and not (path / "status.json").exists():
+            raise RunError(f"no run {run_id!r} in {self.root}; list runs with `tlcore runs --runs-dir {self.root}`.")
+        return Run(path)
+
+    def runs(self) -> Iterator[Run]:
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.iterdir(), reverse=True):
+            if path.is_dir() and not path.name.startswith("."):
+                yield Run(path)
+
+    def summaries(self) -> list[RunSummary]:
+        """One row per run, newest first; a damaged run is listed as 'damaged', never raised."""
+        rows = []
+        for run in self.runs():
+            try:
+                config, status, metrics = run.config(), run.status(), run.metrics() or {}
+                rows.append(RunSummary(
+                    id=run.id, status=status.get("status", "damaged"), model=config.get("model", ""),
+                    method=config.get("method", ""), data_name=config.get("data_name", ""),
+                    test_fingerprint=config.get("split", {}).get("test_fingerprint", ""),
+                    accuracy=metrics.get("accuracy"), macro_f1=metrics.get("macro_f1"),
+                    created=config.get("created", 0.0), seconds=metrics.get("total_seconds"),
+                    error=status.get("error")))
+            except RunError as exc:
+                rows.append(RunSummary(id=run.id, status="damaged", error=str(exc)))
+        return rows
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run.status().get("status") in LIVE_STATES:
+            raise RunError(f"run {run_id} is still {run.status()['status']}; cancel it before deleting.")
+        shutil.rmtree(run.path)
+
+
+def start_worker(run: Run) -> int:
+    """Start the run in its own process, detached from the caller (a browser refresh does not stop it)."""
+    log = open(run.path / "worker.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "tlcore.worker", str(run.path)], stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()
+    # Reap the child when it exits so it never lingers as a zombie of the app process.
+    threading.Thread(target=process.wait, daemon=True).start()
+    run.update_status(pid=process.pid)
+    return process.pid
