@@ -7,7 +7,8 @@ from .data import LabeledData, Split, guess_columns, make_split, read_table, to_
 from .errors import ConfigError, DatasetError, MethodError, ModelError, RunError, TLCoreError
 from .evaluate import classification_metrics
 from .experiment import create_run, method_options
-from .methods import Callback, MethodConfig, TrainingConfig, check_supported, get_method, list_methods
+from .methods import (Callback, MethodConfig, TrainingConfig, check_supported, get_method, list_methods,
+                      register_method)
 from .models import ModelSpec, is_available, list_models, resolve_model
 from .samples import Sample, list_samples, load_sample, sample_path
 from .runs import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, start_worker
@@ -20,5 +21,5 @@ __all__ = [
     "MethodError", "ModelError", "ModelSpec", "Run", "RunConfig", "RunError", "RunStore", "RunSummary", "Sample", "Split",
     "TLCoreError", "TrainingConfig", "check_supported", "classification_metrics", "create_run", "execute",
     "get_method", "guess_columns", "is_available", "list_methods", "list_models", "make_split", "method_options",
-    "read_table", "list_samples", "load_sample", "resolve_model", "sample_path", "start_worker", "to_labeled",
+    "read_table", "register_method", "list_samples", "load_sample", "resolve_model", "sample_path", "start_worker", "to_labeled",
 ]

@@ -136,7 +136,8 @@ def guess_columns(frame: pd.DataFrame) -> tuple[str, str]:
     mean_length = {c: as_text[c].str.len().mean() for c in columns}
     text_column = max(columns, key=lambda c: mean_length[c])
     others = [c for c in columns if c != text_column]
-    label_column = min(others, key=lambda c: as_text[c].nunique())
+    # A label repeats across rows; an id column (unique per row) never is one.
+    label_column = min(others, key=lambda c: (as_text[c].nunique() == len(frame), as_text[c].nunique()))
     return text_column, label_column
 
 

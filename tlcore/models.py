@@ -22,6 +22,10 @@ from typing import Callable, Literal
 
 from .errors import ModelError
 
+# Nothing is ever downloaded at run time: bundled models come from packages, others from folders.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
 ModelKind = Literal["encoder", "decoder"]
 
 # Architectures whose config says "causal LM" are decoders; anything else is treated as an encoder.
@@ -122,8 +126,17 @@ def resolve_model(name_or_path: str) -> ModelSpec:
                      description=f"local {config.get('model_type', 'unknown')} model", path=str(path.resolve()))
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' per-load reports and progress bars (our own progress lines say enough)."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 def model_folder(spec: ModelSpec, progress: Callable[[str], None] | None = None) -> Path:
     """A Hugging Face folder (config, tokenizer, safetensors) for the model, converting once if needed."""
+    quiet_transformers()
     if spec.path:
         return Path(spec.path)
     if spec.name == "minilm":
@@ -156,7 +169,9 @@ def _converted_smollm2(progress: Callable[[str], None]) -> Path:
             return target
         progress(f"Converting smollm2-135m from GGUF to safetensors once (about a minute); cached in {target}")
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging
 
+        logging.enable_progress_bar()  # the de-quantization bar is the progress a user waits on
         tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
         try:
             tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=_SMOLLM2_GGUF)
@@ -170,6 +185,7 @@ def _converted_smollm2(progress: Callable[[str], None]) -> Path:
             os.replace(tmp, target)  # atomic: a half-written cache is never seen
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            logging.disable_progress_bar()
         progress("Conversion done.")
     return target
 
@@ -191,6 +207,7 @@ def choose_device(preferred: str = "auto") -> str:
 def load_tokenizer(folder: str):
     from transformers import AutoTokenizer
 
+    quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -90,6 +90,7 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    callback.on_train_begin(model)
     start = time.perf_counter()
     step, seen, epochs_done, stopped = 0, 0, 0, False
     for epoch in range(config.epochs):

@@ -1,5 +1,6 @@
 """Transfer methods. Importing this package registers every built-in method."""
-from . import few_shot, lora, zero_shot  # noqa: F401  (registration side effects)
+# Registration order is the order users see: cheapest first.
+from . import zero_shot, few_shot, linear_probe, full, lora, ia3, prompt_tuning  # noqa: F401,I001
 from .base import (Callback, Method, MethodConfig, MethodEntry, TrainingConfig, check_supported, get_method,
                    list_methods, register_method)
 

@@ -83,6 +83,9 @@ class TrainingConfig(MethodConfig):
 class Callback:
     """Receives training events, shaped like transformers' TrainerCallback; every hook does nothing by default."""
 
+    def on_train_begin(self, model) -> None:
+        """Training is about to start on this (prepared) model."""
+
     def on_log(self, event: dict) -> None:
         """A training step was logged (step, epoch, train_loss, learning_rate, ...)."""
 

@@ -1,0 +1,94 @@
+"""The `tlcore` command-line contract (DESIGN.md section 4), run as a real subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tlcore.cli import RESULT_KEYS
+
+
+def tlcore(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlcore.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_models_lists_both_bundled_models_offline():
+    result = tlcore("models", "--json")
+    assert result.returncode == 0, result.stderr
+    models = {m["name"]: m for m in json.loads(result.stdout)}
+    assert models["minilm"]["kind"] == "encoder" and models["minilm"]["available_offline"]
+    assert models["smollm2-135m"]["kind"] == "decoder" and models["smollm2-135m"]["available_offline"]
+
+
+def test_methods_lists_the_registry_with_options():
+    result = tlcore("methods", "--json")
+    methods = {m["name"]: m for m in json.loads(result.stdout)}
+    assert {"zero-shot", "few-shot", "lora"} <= set(methods)
+    assert methods["lora"]["trains"] and not methods["zero-shot"]["trains"]
+    options = {o["name"]: o for o in methods["few-shot"]["options"]}
+    assert options["shots"]["default"] == 4 and options["shots"]["help"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "--train", "missing.csv", "--model", "minilm", "--method", "lora"), "does not exist"),
+    (("run", "--train", "{sms}", "--model", "bert-huge", "--method", "lora"), "unknown model 'bert-huge'"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "lorax"), "unknown method 'lorax'"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "zero-shot", "--epochs", "3"),
+     "has no option --epochs"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--epochs", "-1"),
+     "expected a number of at least 1"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--lr", "fast"), "expected a number"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--label-column", "category"),
+     "no label column 'category'"),
+    (("run", "--train", "{sms}", "--model", "https://example.com/model", "--method", "lora"), "looks like a URL"),
+    (("run", "--train", "{sms}", "--model", "minilm", "--method", "few-shot", "--shots", "500"),
+     "shots must be at most 64"),
+    (("run", "--model", "minilm"), "required"),
+    (("frobnicate",), "invalid choice"),
+])
+def test_bad_input_exits_2_with_one_error_line(args, message, sms_path, runs_dir):
+    result = tlcore(*[a.replace("{sms}", str(sms_path)) for a in args], "--runs-dir", str(runs_dir)) \
+        if args[0] == "run" else tlcore(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir()), "a refused run must not leave a folder"
+
+
+def test_run_json_has_the_contract_keys(sms_path, runs_dir):
+    result = tlcore("run", "--train", str(sms_path), "--model", "minilm", "--method", "few-shot", "--shots", "4",
+                    "--test-size", "40", "--runs-dir", str(runs_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(RESULT_KEYS) <= set(payload)
+    assert payload["n_test"] == 40 and payload["labels"] == ["ham", "spam"]
+    assert payload["accuracy"] > 0.5
+    run = runs_dir / payload["run_id"]
+    for name in ("config.json", "status.json", "metrics.json", "predictions.csv", "artifacts/method_state.json"):
+        assert (run / name).exists(), name
+    assert json.loads((run / "status.json").read_text())["status"] == "succeeded"
+
+
+def test_compare_runs_every_method_on_one_split(sms_path, runs_dir):
+    result = tlcore("compare", "--train", str(sms_path), "--model", "minilm", "--methods", "zero-shot,few-shot,lora",
+                    "--per-class", "8", "--epochs", "1", "--test-size", "40", "--runs-dir", str(runs_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [r["method"] for r in payload] == ["zero-shot", "few-shot", "lora"]
+    assert len({r["test_fingerprint"] for r in payload}) == 1
+    assert payload[2]["trainable_params"] < payload[2]["total_params"] / 10
+    listed = json.loads(tlcore("runs", "--runs-dir", str(runs_dir), "--json").stdout)
+    assert sorted(r["method"] for r in listed) == ["few-shot", "lora", "zero-shot"]
+    assert all(r["status"] == "succeeded" for r in listed)
+
+
+def test_compare_refuses_a_bad_method_before_running_anything(sms_path, runs_dir):
+    result = tlcore("compare", "--train", str(sms_path), "--model", "minilm", "--methods", "zero-shot,nope",
+                    "--runs-dir", str(runs_dir))
+    assert result.returncode == 2 and "unknown method 'nope'" in result.stderr
+    assert not runs_dir.exists()

@@ -1,0 +1,91 @@
+"""Linear probe: frozen sentence features from the model, and a logistic-regression head on top.
+
+Features are mean-pooled hidden states (encoders and decoders alike). They are cached on disk per
+model and text, so probing the same data again (other seeds, other sizes) costs no model time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..data import LabeledData
+from ..encoders import embed
+from ..models import cache_dir
+from .base import Callback, Method, MethodConfig, option, register_method
+
+
+@dataclass
+class LinearProbeConfig(MethodConfig):
+    C: float = option(1.0, "Inverse L2 regularisation strength of the logistic regression.", min=1e-6, max=1e6)
+    max_length: int = option(128, "Tokens per text; longer texts are cut.", min=8, max=4096)
+    class_weight: str = option("none", "balanced: weight classes inversely to their frequency.",
+                               choices=("none", "balanced"))
+
+
+class FeatureCache:
+    """Embeddings on disk, one .npy per (model folder, max length, text)."""
+
+    def __init__(self, folder: Path, max_length: int) -> None:
+        key = hashlib.sha256(f"{Path(folder).resolve()}|{max_length}".encode()).hexdigest()[:16]
+        self.root = cache_dir() / "features" / key
+        self.folder, self.max_length = folder, max_length
+
+    def get(self, texts: Sequence[str], device: str, callback: Callback | None) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        missing = [i for i, k in enumerate(keys) if not (self.root / f"{k}.npy").exists()]
+        if missing:
+            progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
+            vectors = embed([texts[i] for i in missing], str(self.folder), device, max_length=self.max_length,
+                            progress=progress)
+            self.root.mkdir(parents=True, exist_ok=True)
+            for i, vector in zip(missing, vectors):
+                np.save(self.root / f"{keys[i]}.npy", vector)
+        return np.stack([np.load(self.root / f"{k}.npy") for k in keys])
+
+
+class LinearProbe(Method):
+    description = ("Keeps the model frozen, turns each text into a feature vector once, and fits a logistic "
+                   "regression on top: seconds to train, a strong baseline for small data.")
+    kinds = ("encoder", "decoder")
+    trains = True
+
+    def _features(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
+        return FeatureCache(self.folder, self.config.max_length).get(texts, self.device, callback)
+
+    def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        features = self._features(train.texts, callback)
+        self.head = LogisticRegression(C=self.config.C, max_iter=2000, random_state=self.config.seed,
+                                       class_weight=None if self.config.class_weight == "none" else "balanced")
+        self.head.fit(features, [self.labels.index(y) for y in train.labels])
+        self.trainable_params = int(self.head.coef_.size + self.head.intercept_.size)
+
+    def predict_proba(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
+        features = self._features(texts, callback)
+        proba = np.zeros((len(texts), len(self.labels)))
+        proba[:, self.head.classes_] = self.head.predict_proba(features)
+        return proba
+
+    def save(self, folder: Path) -> None:
+        self._write_json(folder / "linear_head.json", {
+            "classes": self.head.classes_.tolist(), "coef": self.head.coef_.tolist(),
+            "intercept": self.head.intercept_.tolist(), "config": self.config.to_dict()})
+
+    def load(self, folder: Path) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        state = json.loads((folder / "linear_head.json").read_text())
+        self.head = LogisticRegression()
+        self.head.classes_ = np.asarray(state["classes"])
+        self.head.coef_ = np.asarray(state["coef"])
+        self.head.intercept_ = np.asarray(state["intercept"])
+        self.trainable_params = int(self.head.coef_.size + self.head.intercept_.size)
+
+
+register_method(name="linear-probe", config_cls=LinearProbeConfig, method_cls=LinearProbe)

@@ -1,0 +1,28 @@
+"""Prompt tuning: a few learned "virtual token" embeddings are prepended to every input; the model is frozen."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import TrainingConfig, option, register_method
+from .finetune import PeftMethod
+
+
+@dataclass
+class PromptTuningMethodConfig(TrainingConfig):
+    lr: float = option(3e-2, "Peak learning rate; prompt tuning needs a high one.", min=1e-7, max=1.0)
+    epochs: int = option(10, "Passes over the training split (prompt tuning learns slowly).", min=1, max=100)
+    virtual_tokens: int = option(16, "Number of learned prompt vectors.", min=1, max=256)
+
+
+class PromptTuning(PeftMethod):
+    description = ("Learns a short soft prompt (a few embedding vectors put before the text) and the head, with "
+                   "the model frozen: tiny to store, but slower to converge and weaker on small models.")
+    kinds = ("encoder", "decoder")
+
+    def peft_config(self):
+        from peft import PromptTuningConfig
+
+        return PromptTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=self.config.virtual_tokens)
+
+
+register_method(name="prompt-tuning", config_cls=PromptTuningMethodConfig, method_cls=PromptTuning)
