@@ -15,7 +15,10 @@ def load_encoder(folder: str, device: str):
     """The bare encoder (no head), in eval mode; cached per process and never mutated."""
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(folder)
+    import torch
+
+    # fp32 whatever the folder stores (fp16/bf16 folders are common): CPUs train and infer best in fp32.
+    model = AutoModel.from_pretrained(folder, dtype=torch.float32)
     return model.to(device).eval()
 
 

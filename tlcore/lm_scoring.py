@@ -23,7 +23,9 @@ def load_causal_lm(folder: str, device: str):
     """The causal LM in eval mode; cached per process and never mutated."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(folder).to(device).eval()
+    import torch
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
 
 
 @dataclass

@@ -26,7 +26,7 @@ class SequenceClassifierMethod(Method):
         torch.manual_seed(self.config.seed)  # the head's initialisation
         tokenizer = load_tokenizer(str(self.folder))
         model = AutoModelForSequenceClassification.from_pretrained(
-            str(self.folder), num_labels=len(self.labels),
+            str(self.folder), num_labels=len(self.labels), dtype=torch.float32,
             id2label=dict(enumerate(self.labels)), label2id={label: i for i, label in enumerate(self.labels)})
         if model.config.pad_token_id is None:  # decoders: the head reads the last non-padding token
             model.config.pad_token_id = tokenizer.pad_token_id
@@ -60,7 +60,10 @@ class FullModelMethod(SequenceClassifierMethod):
         from transformers import AutoModelForSequenceClassification
 
         self.tokenizer = load_tokenizer(str(folder / "model"))
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(folder / "model")).to(self.device).eval()
+        import torch
+
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            str(folder / "model"), dtype=torch.float32).to(self.device).eval()
         self.trainable_params, self.total_params = count_parameters(self.model)
 
 

@@ -1,0 +1,89 @@
+"""Runs in worker processes: they finish, cancel, survive a kill -9 as 'failed', and damage is reported."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import tlcore
+
+
+def wait_for(predicate, timeout: float = 240, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
+
+
+def long_lora_run(data, runs_dir) -> tlcore.Run:
+    config = tlcore.RunConfig(model="minilm", method="lora", per_class=32, test_size=20,
+                              method_options={"epochs": 50, "batch_size": 4, "max_length": 32})
+    return tlcore.create_run(config, data, store=tlcore.RunStore(runs_dir))
+
+
+def test_worker_process_runs_to_success(sms, runs_dir):
+    config = tlcore.RunConfig(model="minilm", method="lora", per_class=8, test_size=20,
+                              method_options={"epochs": 2, "batch_size": 8, "max_length": 32})
+    run = tlcore.create_run(config, sms, store=tlcore.RunStore(runs_dir))
+    assert run.status()["status"] == "queued"
+    tlcore.start_worker(run)
+    final = wait_for(lambda: run.status()["status"] in tlcore.FINAL_STATES and run.status())
+    assert final["status"] == "succeeded", final
+    events = run.events()
+    train = [e for e in events if e["type"] == "train"]
+    evals = [e for e in events if e["type"] == "eval"]
+    assert [e["step"] for e in train] == list(range(1, 5))  # 16 rows / batch 8 x 2 epochs
+    assert [e["epoch"] for e in evals] == [1, 2] and all(0 <= e["val_accuracy"] <= 1 for e in evals)
+    metrics = run.metrics()
+    assert metrics["n_test"] == 20 and 0 < metrics["trainable_params"] < metrics["total_params"]
+    assert list(run.predictions().columns[:5]) == ["text", "gold", "predicted", "correct", "confidence"]
+    assert (run.path / "artifacts" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_cancel_stops_at_the_next_step(sms, runs_dir):
+    run = long_lora_run(sms, runs_dir)
+    tlcore.start_worker(run)
+    wait_for(lambda: run.events())
+    run.request_cancel()
+    final = wait_for(lambda: run.status()["status"] in tlcore.FINAL_STATES and run.status(), timeout=60)
+    assert final["status"] == "cancelled"
+    steps = len([e for e in run.events() if e["type"] == "train"])
+    assert steps < 50 * 16, "the run went on after the cancel"
+
+
+def test_killed_worker_is_reported_failed_not_running(sms, runs_dir):
+    run = long_lora_run(sms, runs_dir)
+    tlcore.start_worker(run)
+    wait_for(lambda: run.events())
+    pid = json.loads((run.path / "status.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    status = wait_for(lambda: run.status()["status"] != "running" and run.status(), timeout=30)
+    assert status["status"] == "failed"
+    assert "ended unexpectedly" in status["error"]
+    # ...and it stays failed for a fresh reader (an app restart).
+    assert tlcore.RunStore(runs_dir).get(run.id).status()["status"] == "failed"
+
+
+def test_damaged_run_is_listed_not_raised(sms, runs_dir):
+    store = tlcore.RunStore(runs_dir)
+    config = tlcore.RunConfig(model="minilm", method="zero-shot", test_size=20)
+    good = tlcore.create_run(config, sms, store=store)
+    tlcore.execute(good)
+    bad = tlcore.create_run(config, sms, store=store)
+    (bad.path / "config.json").write_text("{not json")
+    rows = {r.id: r for r in store.summaries()}
+    assert rows[good.id].status == "succeeded" and rows[good.id].accuracy is not None
+    assert rows[bad.id].status == "damaged" and "config.json is damaged" in rows[bad.id].error
+
+
+def test_unknown_run_id_is_a_clear_error(runs_dir):
+    with pytest.raises(tlcore.RunError, match="no run 'nope'"):
+        tlcore.RunStore(runs_dir).get("nope")
+    with pytest.raises(tlcore.RunError, match="is not a run id"):
+        tlcore.RunStore(runs_dir).get("../etc")
