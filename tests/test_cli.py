@@ -37,7 +37,7 @@ def test_methods_lists_the_registry_with_options():
     (("run", "--train", "{sms}", "--model", "bert-huge", "--method", "lora"), "unknown model 'bert-huge'"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lorax"), "unknown method 'lorax'"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "zero-shot", "--epochs", "3"),
-     "has no option --epochs"),
+     "--epochs does not apply to method 'zero-shot'"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--epochs", "-1"),
      "expected a number of at least 1"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--lr", "fast"), "expected a number"),

@@ -87,3 +87,23 @@ def test_unknown_run_id_is_a_clear_error(runs_dir):
         tlcore.RunStore(runs_dir).get("nope")
     with pytest.raises(tlcore.RunError, match="is not a run id"):
         tlcore.RunStore(runs_dir).get("../etc")
+
+
+def test_early_stopping_keeps_the_best_epoch_and_says_so(yelp, runs_dir):
+    # A learning rate far too high makes validation loss worsen after the first epoch.
+    config = tlcore.RunConfig(model="minilm", method="full", per_class=8, test_size=20, val_size=8,
+                              method_options={"epochs": 6, "lr": 5e-3, "early_stopping": 1, "batch_size": 8,
+                                              "max_length": 32, "warmup_ratio": 0.0})
+    run = tlcore.create_run(config, yelp, store=tlcore.RunStore(runs_dir))
+    metrics = tlcore.execute(run)
+    evals = [e for e in run.events() if e["type"] == "eval"]
+    assert len(evals) < 6, "training went on although validation loss got worse"
+    assert metrics["early_stopped"] and metrics["best_epoch"] == min(evals, key=lambda e: e["val_loss"])["epoch"]
+
+
+def test_balanced_class_weights_train(sms, runs_dir):
+    config = tlcore.RunConfig(model="minilm", method="lora", per_class=None, test_size=20, val_size=0,
+                              method_options={"epochs": 1, "class_weights": "balanced", "max_length": 16})
+    small = tlcore.LabeledData(sms.texts[:60], sms.labels[:60])
+    metrics = tlcore.execute(tlcore.create_run(config, small, store=tlcore.RunStore(runs_dir)))
+    assert metrics["steps"] == 3 and 0 <= metrics["accuracy"] <= 1

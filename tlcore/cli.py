@@ -170,10 +170,12 @@ def _options(args, method: str, strict: bool) -> dict:
     given = {"shots": args.shots, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
              "max_length": args.max_length, "seed": args.seed,
              "label_descriptions": dict(args.label_description) or None}
-    try:
-        return method_options(method, given, strict)
-    except TLCoreError as exc:  # name the flag, not the option
-        raise UsageError(str(exc).replace("option ", "option --").replace("_", "-")) from None
+    kept = method_options(method, given, strict=False)
+    ignored = sorted(k for k, v in given.items() if v is not None and k not in kept and k != "seed")
+    if strict and ignored:
+        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        raise UsageError(f"{flags} does not apply to method {method!r}; see its options with `tlcore methods`.")
+    return kept
 
 
 def _run_one(args, method: str, data, test, strict: bool) -> dict:

@@ -13,16 +13,19 @@ from typing import Sequence
 import numpy as np
 
 from .data import LabeledData
-from .methods.base import Callback, TrainingConfig
+from .methods.base import Callback, TrainingConfig, resolve_epochs
 
 
 @dataclass
 class TrainingResult:
     steps: int
+    epochs: int  # planned passes (after resolving "auto")
     epochs_completed: int
     stopped_early: bool  # cancelled before the last epoch
     train_seconds: float
     examples_per_second: float
+    early_stopped: bool = False  # stopped because validation loss stopped improving
+    best_epoch: int | None = None  # epoch whose weights were kept (early stopping)
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -78,10 +81,15 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
     rng = np.random.default_rng(config.seed)
     label_index = {label: i for i, label in enumerate(labels)}
     gold = torch.tensor([label_index[y] for y in train.labels])
+    class_weight = None
+    if config.class_weights == "balanced":  # n / (k * count), as scikit-learn's "balanced"
+        counts = torch.bincount(gold, minlength=len(labels)).float().clamp(min=1)
+        class_weight = (len(gold) / (len(labels) * counts)).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    epochs = resolve_epochs(config.epochs, len(train), config.batch_size)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
+    total_steps = steps_per_epoch * epochs
     warmup = int(total_steps * config.warmup_ratio)
 
     def lr_factor(step: int) -> float:  # linear warm-up, then linear decay to zero
@@ -93,7 +101,8 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
     callback.on_train_begin(model)
     start = time.perf_counter()
     step, seen, epochs_done, stopped = 0, 0, 0, False
-    for epoch in range(config.epochs):
+    best_loss, best_epoch, best_state, stale = float("inf"), None, None, 0
+    for epoch in range(epochs):
         model.train()
         for batch in _batches(len(train), config.batch_size, rng):
             if callback.should_stop():
@@ -101,7 +110,7 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
                 break
             inputs = _encode(tokenizer, [train.texts[i] for i in batch], config.max_length, device)
             logits = model(**inputs).logits
-            loss = torch.nn.functional.cross_entropy(logits.float(), gold[batch].to(device))
+            loss = torch.nn.functional.cross_entropy(logits.float(), gold[batch].to(device), weight=class_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -122,7 +131,22 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
             callback.on_evaluate({"step": step, "epoch": epochs_done, "total_steps": total_steps,
                                   "val_loss": val_loss, "val_accuracy": val_accuracy,
                                   "elapsed": time.perf_counter() - start})
+            if config.early_stopping:
+                if val_loss < best_loss:
+                    best_loss, best_epoch, stale = val_loss, epochs_done, 0
+                    best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+                else:
+                    stale += 1
+                    if stale >= config.early_stopping:
+                        break
+    early_stopped = bool(config.early_stopping and best_epoch is not None and best_epoch < epochs_done)
+    if early_stopped:  # keep the weights of the best validation epoch
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name in best_state:
+                    parameter.copy_(best_state[name])
     seconds = time.perf_counter() - start
     model.eval()
-    return TrainingResult(steps=step, epochs_completed=epochs_done, stopped_early=stopped,
-                          train_seconds=seconds, examples_per_second=seen / seconds if seconds else 0.0)
+    return TrainingResult(steps=step, epochs=epochs, epochs_completed=epochs_done, stopped_early=stopped,
+                          train_seconds=seconds, examples_per_second=seen / seconds if seconds else 0.0,
+                          early_stopped=early_stopped, best_epoch=best_epoch if early_stopped else None)

@@ -98,7 +98,9 @@ def execute(run: Run, echo=None) -> dict:
             "total_seconds": time.perf_counter() - started,
             "trainable_params": int(method.trainable_params), "total_params": int(method.total_params),
             "examples_per_s": training.examples_per_second if training else None,
-            "steps": training.steps if training else 0,
+            "steps": training.steps if training else 0, "epochs": training.epochs if training else 0,
+            "early_stopped": bool(training and training.early_stopped),
+            "best_epoch": training.best_epoch if training else None,
             "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"),
         }
         write_json_atomic(run.path / "metrics.json", metrics)

@@ -72,12 +72,28 @@ class MethodConfig:
 class TrainingConfig(MethodConfig):
     """Options every fine-tuning method shares."""
 
-    epochs: int = option(5, "Passes over the training split.", min=1, max=100)
+    epochs: int = option(0, "Passes over the training split; 0 picks enough for about 60 optimisation steps "
+                            "(between 3 and 20 passes), so small datasets still train long enough.", min=0, max=100)
     lr: float = option(5e-4, "Peak learning rate (AdamW; linear warm-up then linear decay).", min=1e-7, max=1.0)
     batch_size: int = option(16, "Examples per optimisation step.", min=1, max=512)
     max_length: int = option(128, "Tokens per text; longer texts are cut.", min=8, max=4096)
     weight_decay: float = option(0.01, "AdamW weight decay.", min=0.0, max=1.0)
     warmup_ratio: float = option(0.1, "Share of steps spent warming the learning rate up.", min=0.0, max=0.9)
+    class_weights: str = option("none", "balanced: weight the loss of each class inversely to its frequency, so a "
+                                        "rare class counts as much as a common one.", choices=("none", "balanced"))
+    early_stopping: int = option(0, "Stop when the validation loss has not improved for this many epochs and keep "
+                                    "the best epoch's weights (0: off).", min=0, max=50)
+
+
+AUTO_TARGET_STEPS = 60
+
+
+def resolve_epochs(epochs: int, n_train: int, batch_size: int) -> int:
+    """The number of passes to run: the configured one, or (0) enough for ~AUTO_TARGET_STEPS steps."""
+    if epochs:
+        return epochs
+    steps_per_epoch = max(1, -(-n_train // batch_size))
+    return min(20, max(3, -(-AUTO_TARGET_STEPS // steps_per_epoch)))
 
 
 class Callback:

@@ -74,9 +74,13 @@ class PeftMethod(SequenceClassifierMethod):
         raise NotImplementedError
 
     def prepare(self, model):
+        import warnings
+
         from peft import get_peft_model
 
-        return get_peft_model(model, self.peft_config())
+        with warnings.catch_warnings():  # peft calls a transformers API that transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            return get_peft_model(model, self.peft_config())
 
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder / "adapter")  # adapter + head, safetensors

@@ -10,7 +10,6 @@ from .finetune import PeftMethod
 @dataclass
 class PromptTuningMethodConfig(TrainingConfig):
     lr: float = option(3e-2, "Peak learning rate; prompt tuning needs a high one.", min=1e-7, max=1.0)
-    epochs: int = option(10, "Passes over the training split (prompt tuning learns slowly).", min=1, max=100)
     virtual_tokens: int = option(16, "Number of learned prompt vectors.", min=1, max=256)
 
 
