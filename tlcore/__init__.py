@@ -10,6 +10,7 @@ from .experiment import create_run, method_options
 from .methods import (Callback, MethodConfig, TrainingConfig, check_supported, get_method, list_methods,
                       register_method)
 from .models import ModelSpec, is_available, list_models, resolve_model
+from .planning import MethodPlan, Recommendation, plan_method, recommend
 from .samples import Sample, list_samples, load_sample, sample_path
 from .runs import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, start_worker
 from .worker import execute
@@ -21,5 +22,5 @@ __all__ = [
     "MethodError", "ModelError", "ModelSpec", "Run", "RunConfig", "RunError", "RunStore", "RunSummary", "Sample", "Split",
     "TLCoreError", "TrainingConfig", "check_supported", "classification_metrics", "create_run", "execute",
     "get_method", "guess_columns", "is_available", "list_methods", "list_models", "make_split", "method_options",
-    "read_table", "register_method", "list_samples", "load_sample", "resolve_model", "sample_path", "start_worker", "to_labeled",
+    "MethodPlan", "Recommendation", "plan_method", "recommend", "read_table", "register_method", "list_samples", "load_sample", "resolve_model", "sample_path", "start_worker", "to_labeled",
 ]

@@ -1,0 +1,142 @@
+"""Before a run: how many parameters a method trains, roughly how long it takes here, and which to pick.
+
+Parameter counts are computed, not guessed: the model is built on PyTorch's "meta" device (shapes
+only, no memory, no weights read) and prepared by the method exactly as training would.
+Time is a FLOP estimate divided by this machine's measured matrix-multiply speed, so it is rough
+(within a factor of ~2) but adapts to the hardware.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .methods import get_method
+from .methods.base import resolve_epochs
+from .models import ModelSpec, model_folder, resolve_model
+
+# Share of the matmul peak that a real training/inference step reaches on CPU (measured here: ~45 %).
+_EFFICIENCY = 0.4
+
+
+@dataclass
+class MethodPlan:
+    method: str
+    model: str
+    trainable_params: int
+    total_params: int
+    estimated_seconds: float
+    how_estimated: str
+
+
+@dataclass
+class Recommendation:
+    method: str
+    model: str
+    reason: str
+
+
+@functools.lru_cache(maxsize=1)
+def matmul_gflops() -> float:
+    """Peak fp32 1024x1024 matrix-multiply speed here (GPU if present), GFLOP/s: the best of ~0.3 s of tries."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    a = torch.randn(1024, 1024, device=device)
+    b = torch.randn(1024, 1024, device=device)
+    best, deadline = float("inf"), time.perf_counter() + 0.3
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * 1024**3 / best / 1e9
+
+
+def _config(folder: Path) -> dict:
+    return json.loads((folder / "config.json").read_text())
+
+
+@functools.lru_cache(maxsize=64)
+def _counts(folder: str, method: str, n_labels: int, options_json: str) -> tuple[int, int, int]:
+    """(trainable, total, non-embedding total) for a method, built on the meta device."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    entry = get_method(method)
+    options = json.loads(options_json)
+    config = AutoConfig.from_pretrained(folder, num_labels=n_labels)
+    if getattr(config, "pad_token_id", None) is None:
+        config.pad_token_id = 0
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    embedding = sum(p.numel() for n, p in model.named_parameters() if "embed" in n)
+    total = sum(p.numel() for p in model.parameters())
+    if not entry.method_cls.trains:
+        return 0, total, total - embedding
+    if method == "linear-probe":
+        hidden = config.hidden_size
+        return (hidden + 1) * (1 if n_labels == 2 else n_labels), total, total - embedding
+    spec = ModelSpec(name="plan", kind="encoder", description="", params=None, license="")
+    instance = entry.method_cls(entry.config_cls.from_dict(options), spec, Path(folder), [str(i) for i in range(n_labels)])
+    with torch.device("meta"):
+        prepared = instance.prepare(model)
+    trainable = sum(p.numel() for p in prepared.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in prepared.parameters())
+    return trainable, total, total - embedding
+
+
+def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: int, mean_tokens: float = 32,
+                options: dict | None = None) -> MethodPlan:
+    """Trainable parameters and a rough wall-time estimate for one (model, method) on data of this size."""
+    spec = resolve_model(model)
+    entry = get_method(method)
+    config = entry.config_cls.from_dict(options or {})
+    folder = model_folder(spec)
+    trainable, total, compute_params = _counts(str(folder), method, n_labels, json.dumps(config.to_dict(),
+                                                                                          sort_keys=True))
+    max_length = getattr(config, "max_length", 128)
+    tokens = min(mean_tokens, max_length)
+    flops_per_token = 2 * compute_params  # one forward pass
+    if spec.kind == "decoder" and method in ("zero-shot", "few-shot"):
+        shots = getattr(config, "shots", 0) if method == "few-shot" else 0
+        # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
+        flops = flops_per_token * (tokens + 12) * n_test + flops_per_token * shots * n_labels * (tokens + 8)
+        formula = "2 x params x (query + label tokens) per test text"
+    elif not entry.method_cls.trains or method == "linear-probe":
+        flops = flops_per_token * tokens * (n_test + (n_train if method == "linear-probe" else 0))
+        formula = "2 x params x tokens per text (one forward pass)"
+    else:
+        epochs = resolve_epochs(getattr(config, "epochs", 1), n_train, getattr(config, "batch_size", 16))
+        # Backward costs ~2x forward; adapters skip the frozen weights' gradients (~1x instead of 2x).
+        backward = 2 if trainable > total / 2 else 1
+        flops = flops_per_token * tokens * (n_train * epochs * (1 + backward) + n_test)
+        formula = f"2 x params x tokens x ({1 + backward} per training pass x {epochs} epochs + 1 per prediction)"
+    seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (4 if spec.kind == "decoder" else 1)  # + loading
+    return MethodPlan(method=method, model=model, trainable_params=int(trainable), total_params=int(total),
+                      estimated_seconds=seconds, how_estimated=formula)
+
+
+def recommend(n_train: int, n_labels: int, has_gpu: bool = False) -> Recommendation:
+    """A method for this much labeled data on this hardware (rules drawn from our benchmark runs)."""
+    per_class = n_train / max(1, n_labels)
+    if per_class < 2:
+        return Recommendation("zero-shot", "smollm2-135m",
+                              "Almost no labeled examples: let the instruction-tuned decoder pick from the label "
+                              "names (write label descriptions if the names are terse).")
+    if per_class < 8:
+        return Recommendation("few-shot", "smollm2-135m",
+                              f"About {per_class:.0f} examples per class: show them to the decoder in its prompt; "
+                              "no training needed.")
+    if per_class < 24 or (n_train > 2000 and not has_gpu):
+        return Recommendation("linear-probe", "minilm",
+                              "A frozen sentence encoder plus logistic regression trains in seconds and is hard to "
+                              "beat at this size" + (" on a CPU." if n_train > 2000 else "."))
+    if has_gpu:
+        return Recommendation("full", "minilm", "Enough data and a GPU: full fine-tuning is fast and the most flexible.")
+    return Recommendation("lora", "minilm",
+                          f"About {per_class:.0f} examples per class: LoRA adapts the encoder with ~1.5 % of its "
+                          "weights, matching full fine-tuning here at a fraction of the cost.")
