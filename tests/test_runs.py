@@ -107,3 +107,22 @@ def test_balanced_class_weights_train(sms, runs_dir):
     small = tlcore.LabeledData(sms.texts[:60], sms.labels[:60])
     metrics = tlcore.execute(tlcore.create_run(config, small, store=tlcore.RunStore(runs_dir)))
     assert metrics["steps"] == 3 and 0 <= metrics["accuracy"] <= 1
+
+
+def test_two_runs_started_together_queue_and_both_finish(sms, runs_dir, monkeypatch):
+    monkeypatch.setenv("TLCORE_MAX_CONCURRENT_RUNS", "1")
+    store = tlcore.RunStore(runs_dir)
+    config = tlcore.RunConfig(model="minilm", method="lora", per_class=8, test_size=20,
+                              method_options={"epochs": 3, "batch_size": 4, "max_length": 32})
+    first, second = (tlcore.create_run(config, sms, store=store) for _ in range(2))
+    tlcore.start_worker(first)
+    wait_for(lambda: first.status()["status"] == "running")
+    tlcore.start_worker(second)
+    wait_for(lambda: second.status().get("stage") == "waiting for a free slot")
+    assert second.status()["status"] == "queued" and store.queue_position(second.id) == 1
+    assert first.status()["status"] == "running"  # only one at a time
+    for run in (first, second):
+        final = wait_for(lambda: run.status()["status"] in tlcore.FINAL_STATES and run.status())
+        assert final["status"] == "succeeded", final
+        assert run.metrics()["n_test"] == 20
+    assert first.status()["finished"] <= second.status()["started"]

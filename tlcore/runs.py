@@ -14,6 +14,8 @@ This module is light (no torch): the UI imports it to list and watch runs.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -37,6 +39,44 @@ FINAL_STATES = ("succeeded", "failed", "cancelled")
 
 def default_runs_dir() -> Path:
     return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))
+
+
+def max_concurrent_runs() -> int:
+    """How many runs of one runs folder execute at once (``TLCORE_MAX_CONCURRENT_RUNS``, default 1)."""
+    try:
+        return max(1, int(os.environ.get("TLCORE_MAX_CONCURRENT_RUNS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextlib.contextmanager
+def run_slot(root: Path, on_wait=None, poll_seconds: float = 0.5):
+    """Hold one of the folder's execution slots for the duration of a run (a queue of file locks).
+
+    The operating system releases a lock when its process dies, so a crashed or killed worker
+    can never block the queue.
+    """
+    slots = root / ".slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for i in range(max_concurrent_runs()):
+            handle = open(slots / f"slot-{i}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield i
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        if on_wait and not waited:
+            on_wait()
+        waited = True
+        time.sleep(poll_seconds)
 
 
 def write_json_atomic(path: Path, payload) -> None:
@@ -122,7 +162,7 @@ class Run:
     def status(self) -> dict:
         """The status, with a dead worker detected: a 'running' run whose process is gone is 'failed'."""
         status = self._read_json("status.json", {"status": "damaged", "error": "status.json is missing"})
-        if status.get("status") == "running" and not _pid_alive(status.get("pid")):
+        if status.get("status") in LIVE_STATES and status.get("pid") and not _pid_alive(status.get("pid")):
             status = {**status, "status": "failed",
                       "error": "the worker process ended unexpectedly (killed, crashed or out of memory) "
                                f"while {status.get('stage') or 'running'}; start the run again."}
@@ -195,6 +235,12 @@ class RunSummary:
 
 class RunStore:
     """All runs under one folder."""
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the next queued run to start, 2 for the one after, ...; None when not queued."""
+        queued = [(s.created, s.id) for s in self.summaries() if s.status == "queued"]
+        ids = [run for _, run in sorted(queued)]
+        return ids.index(run_id) + 1 if run_id in ids else None
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root else default_runs_dir()

@@ -19,7 +19,7 @@ from .errors import TLCoreError
 from .evaluate import classification_metrics, predicted_labels
 from .methods import Callback, check_supported, get_method
 from .models import choose_device, model_folder, resolve_model
-from .runs import Run, write_json_atomic
+from .runs import Run, run_slot, write_json_atomic
 
 
 class RunCallback(Callback):
@@ -56,6 +56,21 @@ def _peak_rss_mb() -> float:
 
 
 def execute(run: Run, echo=None) -> dict:
+    """Wait for a free slot in the runs folder (the queue), then run; return the metrics."""
+    run.update_status(status="queued", pid=os.getpid(), stage="waiting for a free slot")
+
+    def say_waiting() -> None:
+        if echo:
+            echo("waiting for another run in this folder to finish (TLCORE_MAX_CONCURRENT_RUNS sets how many run at once)")
+
+    with run_slot(run.path.parent, on_wait=say_waiting):
+        if run.cancel_requested:
+            run.update_status(status="cancelled", finished=time.time(), error="cancelled while queued")
+            raise InterruptedError("cancelled")
+        return _execute(run, echo)
+
+
+def _execute(run: Run, echo=None) -> dict:
     """Run the method on the stored split; write metrics, predictions and artifacts; return the metrics."""
     config = run.config()
     run.update_status(status="running", pid=os.getpid(), started=time.time(), stage="loading model")
