@@ -1,0 +1,56 @@
+"""TransferLab: the Streamlit entry point (`streamlit run app.py`).
+
+It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare). Nothing
+heavy is imported here: tlcore's facade is light, and models load only in the worker processes of runs.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+import tlcore
+import tlui
+
+tlui.page_setup("Home")
+
+trained = [entry.name for entry in tlcore.list_methods() if entry.to_dict().get("trains")]
+st.title("TransferLab")
+st.markdown(
+    "Turn a small pretrained language model into a text classifier for **your own labeled data**, "
+    "and see which way of doing it works best — on the same test rows, on your laptop's CPU:\n\n"
+    "- **Zero-shot**: no labeled examples at all; the model matches each text to the label names.\n"
+    "- **Few-shot**: a handful of examples per class, still no training (prototypes or an in-context "
+    "prompt).\n"
+    f"- **Fine-tuned**: train on your examples ({', '.join(trained) or 'no training method installed'}); "
+    "most methods keep the model frozen and learn a few small extra weights.\n\n"
+    "Everything runs locally: bundled models, no downloads, runs saved to disk.")
+
+st.subheader("Three steps")
+steps = (
+    (tlui.DATA_PAGE, "1 · Data", ":material/table:",
+     "Pick a sample dataset or upload a CSV, TSV, JSONL, JSON, Excel or Parquet file; choose its text "
+     "and label columns."),
+    (tlui.TRAIN_PAGE, "2 · Train", ":material/model_training:",
+     "Choose a model and a method, start a run and watch its progress and loss curve."),
+    (tlui.COMPARE_PAGE, "3 · Compare", ":material/leaderboard:",
+     "Put finished runs side by side: accuracy, macro-F1, cost and confusion matrices."),
+)
+for column, (page, label, icon, text) in zip(st.columns(3), steps):
+    with column.container(border=True):
+        st.page_link(page, label=label, icon=icon)
+        st.caption(text)
+
+store = tlcore.RunStore()
+summaries = store.summaries()
+finished = sum(s.status == "succeeded" for s in summaries)
+live = sum(s.status in tlcore.LIVE_STATES for s in summaries)
+st.subheader("Runs")
+if summaries:
+    left, middle, right, _ = st.columns(4)
+    left.metric("Runs saved", len(summaries))
+    middle.metric("Finished", finished)
+    right.metric("In progress", live)
+else:
+    st.write("No runs yet: start with step 1.")
+st.caption(f"Runs are kept in `{store.root.resolve()}` (set `TLCORE_RUNS_DIR` to change it). "
+           "Everything the app does, the `tlcore` command line does too.")
+

@@ -1,0 +1,194 @@
+"""End to end: the real app in headless Chromium, from uploading a file to comparing two runs.
+
+Runs `streamlit run app.py` on a free port with its own runs folder, then drives it with Playwright.
+Screenshots of each step (and of a failure) go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("TL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RUN_TIMEOUT_MS = 240_000  # a run loads the model in a fresh process; the machine may be busy
+UI_TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app on a free port, with TLCORE_RUNS_DIR in tmp; yields (url, runs folder)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (install the Debian package 'chromium' or set TL_CHROMIUM)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    runs = tmp_path / "runs"
+    port = _free_port()
+    env = {**os.environ, "TLCORE_RUNS_DIR": str(runs)}
+    log = open(tmp_path / "streamlit.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url, runs
+    finally:
+        import tlcore
+
+        for run in tlcore.RunStore(runs).runs():  # never leave a worker training after a failed test
+            try:
+                if run.status().get("status") in tlcore.LIVE_STATES:
+                    run.request_cancel()
+            except tlcore.TLCoreError:
+                pass
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def upload_file(tmp_path) -> Path:
+    """A small CSV from the SMS spam sample: 40 ham and 20 spam messages."""
+    import tlcore
+
+    frame = tlcore.load_sample("sms_spam")
+    small = pd.concat([frame[frame.label == "ham"].head(40), frame[frame.label == "spam"].head(20)])
+    path = tmp_path / "sms_small.csv"
+    small.sample(frac=1.0, random_state=0).to_csv(path, index=False)
+    return path
+
+
+def test_upload_train_twice_and_compare(server, upload_file):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, runs = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions default to 5 s, too short on a busy machine
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        main = page.get_by_test_id("stMain")
+
+        def shot(name: str) -> None:
+            """The whole page: Streamlit scrolls inside its main block, so grow the window to fit it first."""
+            height = page.evaluate("() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+                                   " return main ? main.scrollHeight : document.body.scrollHeight; }")
+            page.set_viewport_size({"width": 1400, "height": max(1100, min(int(height), 6000))})
+            page.mouse.move(0, 0)  # no tooltip in the picture
+            page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
+            page.set_viewport_size({"width": 1400, "height": 1100})
+
+        def go(title: str) -> None:
+            """Client-side navigation through the sidebar (a full reload would lose the session)."""
+            page.get_by_test_id("stSidebar").get_by_role("link").filter(has_text=re.compile(f"{title}$")).click()
+            expect(main.get_by_role("heading", name=re.compile(title)).first).to_be_visible()
+
+        def choose(label: str, option: str) -> None:
+            page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+            page.get_by_role("option", name=option, exact=True).click()
+
+        def number(label: str, value: int) -> None:
+            box = page.get_by_label(label, exact=True)
+            box.fill(str(value))
+            box.press("Enter")
+
+        try:
+            page.goto(url)
+            expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
+            expect(page.get_by_role("link", name=re.compile("3 · Compare"))).to_be_visible()
+            expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(4)
+            shot("1-home")
+
+            go("Data")
+            page.get_by_test_id("stRadio").get_by_text("Upload a file").click()
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload_file))
+            expect(page.get_by_text(f"Preview of {upload_file.name}")).to_be_visible()
+            expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
+            expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("60")
+            shot("2-data")
+
+            go("Train")
+            expect(page.get_by_text(f"{upload_file.name} — 60 rows, 2 classes", exact=False)).to_be_visible()
+            choose("Model", "minilm (encoder, 22.7 M params)")
+            choose("Method", "zero-shot")
+            page.get_by_role("button", name=re.compile("Start run")).click()
+            expect(main.get_by_role("heading", name="Current run")).to_be_visible()
+            shot("3-zero-shot-live")
+            expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(
+                timeout=RUN_TIMEOUT_MS)
+            expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy")).to_be_visible()
+            shot("4-zero-shot-done")
+
+            choose("Method", "lora")
+            number("Epochs", 1)
+            number("Training rows per class", 16)
+            expect(page.get_by_text(re.compile(r"training rows \(ham 16, spam 1\d\)"))).to_be_visible()
+            page.get_by_role("button", name=re.compile("Start run")).click()
+            expect(main.get_by_role("heading", name="Earlier runs in this session")).to_be_visible()
+            chart = page.get_by_test_id("stPlotlyChart")
+            expect(chart).to_be_visible(timeout=RUN_TIMEOUT_MS)
+            shot("5-lora-chart")
+            expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(
+                timeout=RUN_TIMEOUT_MS)
+            expect(main.get_by_role("heading", name="Last run")).to_be_visible()
+            shot("6-lora-done")
+
+            go("Compare")
+            chosen = page.get_by_test_id("stMultiSelect")
+            expect(chosen).to_contain_text("lora · minilm")
+            expect(chosen).to_contain_text("zero-shot · minilm")
+            table = page.get_by_test_id("stDataFrame").first  # the second one is the per-class table
+            expect(table).to_contain_text("lora")
+            expect(table).to_contain_text("zero-shot")
+            expect(table).to_contain_text("majority class (ham)")
+            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
+            shot("7-compare")
+        except Exception:
+            shot("failure")
+            raise
+        finally:
+            browser.close()
+
+    import tlcore
+
+    statuses = sorted((s.method, s.status) for s in tlcore.RunStore(runs).summaries())
+    assert statuses == [("lora", "succeeded"), ("zero-shot", "succeeded")]

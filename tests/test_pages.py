@@ -1,0 +1,278 @@
+"""Smoke tests of the Streamlit pages with streamlit.testing.v1.AppTest (no browser, no worker processes)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tlui.py lives at the repository root, beside app.py
+
+import tlcore  # noqa: E402
+import tlui  # noqa: E402
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 60  # seconds per script run; the machine may be busy
+
+
+def app(runs_dir: Path, monkeypatch, page: str | None = None, **state) -> AppTest:
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def with_data(frame: pd.DataFrame | None = None, name: str = "sms_spam_sample.csv") -> dict:
+    frame = tlcore.load_sample("sms_spam") if frame is None else frame
+    return {tlui.DATA_FRAME: frame, tlui.DATA_NAME: name, tlui.DATA_TEXT_COLUMN: "text",
+            tlui.DATA_LABEL_COLUMN: "label"}
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A runs folder with finished runs made in-process: one on another test set, then two comparable ones."""
+    root = tmp_path_factory.mktemp("runs")
+    store = tlcore.RunStore(root)
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    ids = []
+    plans = [("zero-shot", {}, 30), ("zero-shot", {}, 40), ("few-shot", {"shots": 4}, 40)]
+    for method, options, test_size in plans:
+        config = tlcore.RunConfig(model="minilm", method=method, method_options=options, per_class=8,
+                                  test_size=test_size, data_name="sms_spam_sample.csv")
+        run = tlcore.create_run(config, data, store=store)
+        tlcore.execute(run)
+        ids.append(run.id)
+        time.sleep(1.1)  # run ids start with a one-second timestamp: keep "newest first" unambiguous
+    return root, ids
+
+
+def test_pages_import_no_ml_framework():
+    """Pages only lay out widgets and call tlcore: torch, transformers and peft stay in the workers."""
+    import ast
+
+    for path in [ROOT / "app.py", ROOT / "tlui.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+        names |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not names & {"torch", "transformers", "peft"}, path.name
+
+
+# -- home -----------------------------------------------------------------------------------------------
+def test_home_renders_with_links_and_no_runs(tmp_path, monkeypatch):
+    at = app(tmp_path / "runs", monkeypatch)
+    assert at.title[0].value == "TransferLab"
+    assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare"]
+    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare"]
+    assert "No runs yet" in texts(at.markdown)
+    assert "lora" in texts(at.markdown)  # the fine-tuning methods come from the registry
+
+
+def test_home_counts_runs(finished_runs, monkeypatch):
+    at = app(finished_runs[0], monkeypatch)
+    assert {metric.label: metric.value for metric in at.metric}["Runs saved"] == "3"
+
+
+# -- data -----------------------------------------------------------------------------------------------
+def test_data_page_sample_shows_columns_and_chart(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.DATA_PAGE)
+    selects = {select.label: select.value for select in at.selectbox}
+    assert selects == {"Sample dataset": "sms_spam", "Text column": "text", "Label column": "label"}
+    assert len(at.get("plotly_chart")) == 1
+    assert {metric.label: metric.value for metric in at.metric}["Rows used"] == "400"
+    assert "License" in texts(at.caption)
+    assert at.session_state[tlui.DATA_NAME] == "sms_spam_sample.csv"
+    assert len(at.session_state[tlui.DATA_FRAME]) == 400
+
+    at.selectbox(key="data_w_sample").set_value("yelp").run()
+    assert not at.exception
+    assert {metric.label: metric.value for metric in at.metric}["Rows used"] == "996"
+    assert at.session_state[tlui.DATA_NAME] == "yelp_reviews.csv"
+
+
+def test_data_page_upload_guesses_columns_and_reports_errors(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.DATA_PAGE)
+    at.radio(key="data_w_source").set_value("Upload a file").run()
+    assert at.session_state[tlui.DATA_FRAME] is None  # nothing uploaded yet: no data chosen
+    rows = [{"id": i, "message": f"message number {i} with some words", "category": "a" if i % 2 else "b"}
+            for i in range(20)]
+    at.file_uploader[0].upload("mine.csv", pd.DataFrame(rows).to_csv(index=False).encode(), "text/csv").run()
+    assert not at.exception
+    selects = {select.label: select.value for select in at.selectbox}
+    assert (selects["Text column"], selects["Label column"]) == ("message", "category")
+    assert at.session_state[tlui.DATA_NAME] == "mine.csv"
+
+    at.file_uploader[0].set_value(("bad.csv", b"text,label\n", "text/csv")).run()
+    assert not at.exception
+    assert "bad.csv has a header but no data rows" in texts(at.error)
+    assert at.session_state[tlui.DATA_FRAME] is None
+
+
+# -- train ----------------------------------------------------------------------------------------------
+def test_train_page_without_data_says_so(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE)
+    assert "No data chosen yet" in texts(at.info)
+    assert [link.value for link in at.main.get("page_link")] == ["Choose data"]
+    assert not at.button
+
+
+@pytest.mark.parametrize("method", [entry.name for entry in tlcore.list_methods()])
+def test_train_page_builds_every_method_from_the_registry(method, tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    entry = tlcore.get_method(method)
+    if "encoder" not in entry.kinds:
+        at.selectbox(key="train_w_model").set_value(
+            next(spec.name for spec in tlcore.list_models() if spec.kind in entry.kinds)).run()
+    at.selectbox(key="train_w_method").set_value(method).run()
+    assert not at.exception
+    assert not at.error
+    widgets = {w.key for kind in ("number_input", "selectbox", "text_input", "text_area", "checkbox")
+               for w in at.get(kind)}
+    for field in entry.config_cls.describe_fields():
+        assert f"train_opt::{method}::{field['name']}" in widgets, field["name"]
+    assert at.button[0].label == "Start run" and not at.button[0].disabled
+
+
+def test_train_page_key_options_up_front(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    at.selectbox(key="train_w_method").set_value("lora").run()
+    expander = at.expander[0]
+    assert expander.label == "Advanced"
+    inside = {w.label for w in expander.number_input}
+    outside = {w.label for w in at.number_input} - inside
+    assert {"Epochs", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
+    assert {"LoRA rank r", "Weight decay", "Validation size"} <= inside
+    assert "Split: **64** training rows (ham 32, spam 32)" in texts(at.caption)
+
+    at.checkbox(key="train_w_use_all").check().run()
+    assert at.number_input(key="train_w_per_class").disabled
+    assert "Split: **288** training rows" in texts(at.caption)
+
+
+def test_train_page_refuses_a_bad_run_with_its_reason(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    at = app(runs, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    at.selectbox(key="train_w_method").set_value("few-shot").run()
+    at.number_input(key="train_opt::few-shot::shots").set_value(64).run()
+    at.number_input(key="train_w_per_class").set_value(10).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert "few-shot needs 64 training examples per class" in texts(at.error)
+    assert not runs.exists() or not any(runs.iterdir())
+    assert at.session_state[tlui.TRAIN_RUNS] == []
+
+
+def test_train_page_shows_a_live_run(tmp_path, monkeypatch):
+    store = tlcore.RunStore(tmp_path / "runs")
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="lora", per_class=16,
+                                             method_options={"epochs": 2}), data, store=store)
+    # Pretend a worker (this process, so its pid is alive) has done 3 of 4 steps and one evaluation.
+    run.update_status(status="running", pid=os.getpid(), started=time.time() - 20, stage="training")
+    for step in (1, 2, 3):
+        run.append_event({"type": "train", "step": step, "epoch": step / 2, "total_steps": 4,
+                          "train_loss": 0.7 - 0.1 * step, "learning_rate": 1e-3, "examples_per_s": 8.0,
+                          "elapsed": 4.0 * step})
+    run.append_event({"type": "eval", "step": 2, "epoch": 1, "total_steps": 4, "val_loss": 0.5,
+                      "val_accuracy": 0.75, "elapsed": 9.0})
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE, **with_data(), **{tlui.TRAIN_RUNS: [run.id]})
+    assert "Current run" in texts(at.subheader)
+    progress = at.get("progress")[0]
+    assert "step 3 of 4" in progress.proto.text and "left" in progress.proto.text
+    assert len(at.get("plotly_chart")) == 1
+    assert "accuracy 75.0%" in texts(at.caption)
+    start = next(button for button in at.button if button.label == "Start run")
+    assert start.disabled  # one run at a time per session
+    next(button for button in at.button if button.label == "Cancel run").click().run()
+    assert not at.exception
+    assert run.cancel_requested
+    assert "Cancel requested" in texts(at.caption)
+    assert not next(button for button in at.button if button.label == "Start run").disabled
+
+
+def test_train_page_offers_to_follow_a_run_it_lost(tmp_path, monkeypatch):
+    """A browser reload loses the session, not the run: the page lists live runs it does not follow."""
+    store = tlcore.RunStore(tmp_path / "runs")
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8), data, store=store)
+    run.update_status(status="running", pid=os.getpid(), started=time.time(), stage="encoding",
+                      progress={"done": 10, "total": 80})
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE)
+    assert "Runs in progress elsewhere" in texts(at.markdown)
+    next(button for button in at.button if button.label == "Follow").click().run()
+    assert not at.exception
+    assert at.session_state[tlui.TRAIN_RUNS] == [run.id]
+    assert "Current run" in texts(at.subheader)
+    assert "Encoding: 10 of 80" in at.get("progress")[0].proto.text
+    assert not [button for button in at.button if button.label == "Follow"]
+
+
+def test_train_page_shows_a_finished_run(finished_runs, monkeypatch):
+    root, ids = finished_runs
+    at = app(root, monkeypatch, tlui.TRAIN_PAGE, **with_data(), **{tlui.TRAIN_RUNS: ids[1:]})
+    assert "Last run" in texts(at.subheader)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Accuracy"].endswith("%") and "Macro-F1" in metrics
+    assert "Compare with other runs" in [link.value for link in at.main.get("page_link")]
+    assert "Earlier runs in this session" in texts(at.subheader)
+    assert len(at.dataframe) == 1
+
+
+# -- compare --------------------------------------------------------------------------------------------
+def test_compare_page_without_runs_links_to_train(tmp_path, monkeypatch):
+    at = app(tmp_path / "runs", monkeypatch, tlui.COMPARE_PAGE)
+    assert "No finished runs yet" in texts(at.info)
+    assert [link.value for link in at.main.get("page_link")] == ["Go to Train"]
+
+
+def test_compare_page_shows_the_latest_test_set(finished_runs, monkeypatch):
+    root, ids = finished_runs
+    at = app(root, monkeypatch, tlui.COMPARE_PAGE)
+    assert at.selectbox[0].label == "Test set"
+    assert len(at.selectbox[0].options) == 2  # two test sets: 40 rows (newest, first) and 30 rows
+    assert "40 test rows · 2 runs" in at.selectbox[0].options[0]
+    assert sorted(at.multiselect[0].value) == sorted(ids[1:])  # the newest group, all selected
+    table = at.dataframe[0].value
+    assert list(table["Method"][:2].sort_values()) == ["few-shot", "zero-shot"]
+    assert table["Method"].iloc[-1] == "majority class (ham)"
+    from sklearn.metrics import f1_score
+
+    run = tlcore.RunStore(root).get(ids[1])
+    gold = list(run.predictions()["gold"])
+    expected = f1_score(gold, ["ham"] * len(gold), labels=run.metrics()["labels"], average="macro", zero_division=0)
+    assert table["Macro-F1"].iloc[-1] == pytest.approx(expected)
+    assert {"Accuracy", "Macro-F1", "Trainable params", "Train time (s)", "Predict time / 1,000 (s)"} <= set(table)
+    assert len(at.get("plotly_chart")) == 2
+
+    at.multiselect[0].set_value([ids[2]]).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 2  # one run and the majority row
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_compare_page_groups_other_test_sets(finished_runs, monkeypatch):
+    root, ids = finished_runs
+    at = app(root, monkeypatch, tlui.COMPARE_PAGE)
+    fingerprint = tlcore.RunStore(root).get(ids[0]).config()["split"]["test_fingerprint"]
+    at.selectbox[0].select(fingerprint).run()
+    assert not at.exception
+    assert at.multiselect[0].value == [ids[0]]
+    assert "30 test rows · 1 run" in at.selectbox[0].options[1]
+    assert len(at.get("plotly_chart")) == 1
