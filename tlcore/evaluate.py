@@ -22,7 +22,10 @@ def classification_metrics(gold: Sequence[str], predicted: Sequence[str], labels
                       for label, p, r, f, s in zip(labels, precision, recall, f1, support)},
         "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
         "labels": labels,
-        "majority_baseline": {"label": majority_label, "accuracy": majority_count / len(gold)},
+        "majority_baseline": {
+            "label": majority_label, "accuracy": majority_count / len(gold),
+            "macro_f1": float(f1_score(gold, [majority_label] * len(gold), labels=labels, average="macro",
+                                       zero_division=0))},
     }
 
 

@@ -190,6 +190,13 @@ def _converted_smollm2(progress: Callable[[str], None]) -> Path:
     return target
 
 
+def has_gpu() -> bool:
+    """Whether torch sees a CUDA GPU (imports torch: call it from pages only when needed)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def choose_device(preferred: str = "auto") -> str:
     """'cuda' when a GPU is there (or asked for), else 'cpu'."""
     import torch

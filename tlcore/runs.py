@@ -204,7 +204,20 @@ class Run:
 
     def update_status(self, **changes) -> None:
         current = self._read_json("status.json", {}) or {}
+        if "stage" in changes and changes["stage"] != current.get("stage"):
+            changes.setdefault("stage_started", time.time())  # lets the UI estimate time left per stage
         self.write_status({**current, **changes})
+
+    def config_yaml(self) -> str:
+        """The run's settings as YAML, re-runnable with ``tlcore run --config FILE [--train DATA]``."""
+        import yaml
+
+        config = self.config()
+        settings = RunConfig.from_dict(config).to_dict()
+        settings["train"] = config.get("data_name", "data.csv")
+        header = (f"# TransferLab run {self.id}\n# Re-run: tlcore run --config this.yaml --train "
+                  f"{settings['train']}  (flags override these values)\n")
+        return header + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
 
     def append_event(self, event: dict) -> None:
         with open(self.path / "events.jsonl", "a") as handle:
@@ -231,6 +244,7 @@ class RunSummary:
     created: float = 0.0
     seconds: float | None = None
     error: str | None = None
+    n_test: int | None = None
 
 
 class RunStore:
@@ -288,7 +302,7 @@ class RunStore:
                     test_fingerprint=config.get("split", {}).get("test_fingerprint", ""),
                     accuracy=metrics.get("accuracy"), macro_f1=metrics.get("macro_f1"),
                     created=config.get("created", 0.0), seconds=metrics.get("total_seconds"),
-                    error=status.get("error")))
+                    error=status.get("error"), n_test=config.get("split", {}).get("n_test")))
             except RunError as exc:
                 rows.append(RunSummary(id=run.id, status="damaged", error=str(exc)))
         return rows

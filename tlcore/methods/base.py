@@ -121,6 +121,7 @@ class Method(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    when_to_use: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]]
     config_cls: ClassVar[type[MethodConfig]]
     trains: ClassVar[bool] = False  # True when fit() runs gradient steps
@@ -171,8 +172,17 @@ class MethodEntry:
     def kinds(self) -> tuple[str, ...]:
         return self.method_cls.kinds
 
+    @property
+    def trains(self) -> bool:
+        return self.method_cls.trains
+
+    @property
+    def when_to_use(self) -> str:
+        return self.method_cls.when_to_use
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "kinds": list(self.kinds),
+        return {"name": self.name, "description": self.description, "when_to_use": self.when_to_use,
+                "kinds": list(self.kinds),
                 "trains": self.method_cls.trains, "options": self.config_cls.describe_fields()}
 
 

@@ -29,6 +29,8 @@ class FewShotConfig(ZeroShotConfig):
 class FewShot(PromptScoring):
     description = ("Uses K labeled examples per class without training: the decoder sees them in its prompt; the "
                    "encoder averages them into one prototype per class.")
+    when_to_use = ("Prefer it when you have only a handful of labeled rows per class, or to see what examples alone"
+                   " buy over zero-shot.")
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:

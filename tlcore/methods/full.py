@@ -23,6 +23,7 @@ class FreezeConfig(TrainingConfig):
 class Full(FullModelMethod):
     description = ("Updates every weight of the model and a new classification head: the most flexible and the "
                    "most expensive; can overfit a few hundred rows.")
+    when_to_use = "Prefer it with a GPU or a few thousand rows, when every point of accuracy counts."
     kinds = ("encoder", "decoder")
 
     def prepare(self, model):
@@ -46,6 +47,8 @@ def transformer_layers(model):
 class Freeze(FullModelMethod):
     description = ("Freezes the embeddings and lower layers and trains only the top N layers plus the head: "
                    "cheaper than full fine-tuning and less prone to overfitting small data.")
+    when_to_use = ("Prefer it when full fine-tuning overfits or is too slow, and you want a plain model file to "
+                   "export.")
     kinds = ("encoder", "decoder")
 
     def prepare(self, model):

@@ -15,6 +15,7 @@ class IA3MethodConfig(TrainingConfig):
 class IA3(PeftMethod):
     description = ("Learns one scaling vector per attention key/value and feed-forward layer (IA3) plus the head: "
                    "tens of thousands of weights, fast, a good fit for very small datasets.")
+    when_to_use = "Prefer it for the smallest adapters and fast training; it usually needs more epochs than LoRA."
     kinds = ("encoder", "decoder")
 
     def peft_config(self):

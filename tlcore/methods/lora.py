@@ -21,6 +21,8 @@ class LoraMethodConfig(TrainingConfig):
 class Lora(PeftMethod):
     description = ("Freezes the model and learns small low-rank updates to every linear layer plus a new "
                    "classification head: most of full fine-tuning's accuracy for ~1-2 % of the parameters.")
+    when_to_use = ("Prefer it as the default fine-tuning method: near full fine-tuning accuracy, tiny adapters, "
+                   "modest memory.")
     kinds = ("encoder", "decoder")
     use_dora = False
 
@@ -35,6 +37,8 @@ class Lora(PeftMethod):
 class Dora(Lora):
     description = ("LoRA with each weight split into magnitude and direction (DoRA): often closer to full "
                    "fine-tuning at low rank, somewhat slower per step.")
+    when_to_use = ("Prefer it over LoRA when LoRA at a low rank falls short and a somewhat slower step is "
+                   "acceptable.")
     use_dora = True
 
 

@@ -16,6 +16,8 @@ class PromptTuningMethodConfig(TrainingConfig):
 class PromptTuning(PeftMethod):
     description = ("Learns a short soft prompt (a few embedding vectors put before the text) and the head, with "
                    "the model frozen: tiny to store, but slower to converge and weaker on small models.")
+    when_to_use = ("Prefer it to store many tasks as tiny prompts on one frozen model; expect it to trail LoRA on "
+                   "small models.")
     kinds = ("encoder", "decoder")
 
     def peft_config(self):

@@ -96,6 +96,7 @@ class PromptScoring(Method):
 class ZeroShot(PromptScoring):
     description = ("Uses no labeled examples: the encoder compares each text with the label names; the decoder "
                    "is asked which label fits and each label's likelihood is scored.")
+    when_to_use = "Prefer it when you have no labels yet, or as the floor every other method must beat."
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
