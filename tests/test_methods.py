@@ -105,3 +105,36 @@ def test_config_round_trips_through_dict():
     entry = tlcore.get_method("few-shot")
     config = entry.config_cls(shots=3, label_descriptions={"spam": "unwanted advertising"})
     assert entry.config_cls.from_dict(config.to_dict()) == config
+
+
+class FixedScores:
+    """Stands in for the decoder's label scorer: the calibration arithmetic is what is under test."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def score(self, texts, progress=None, should_stop=None):
+        import numpy as np
+
+        return np.asarray(self.scores[: len(texts)], dtype=float)
+
+
+def test_auto_calibration_adds_the_class_prior_only_when_classes_are_imbalanced():
+    import numpy as np
+
+    entry = tlcore.get_method("zero-shot")
+    spec = resolve_model("smollm2-135m")
+    # 20 texts whose raw scores slightly favour "spam" for the last 4 only.
+    scores = [[0.0, -0.2]] * 16 + [[0.0, 0.4]] * 4
+    texts = ["t"] * 20
+
+    def predictions(train_labels):
+        method = entry.method_cls(entry.config_cls(), spec, model_folder(spec), ["ham", "spam"])
+        method._record_prior(tlcore.LabeledData(["x"] * len(train_labels), train_labels))
+        method.scorer, method.calibration_means = FixedScores(scores), None
+        return np.asarray(method.predict_proba(texts)).argmax(1)
+
+    balanced = predictions(["ham"] * 10 + ["spam"] * 10)
+    imbalanced = predictions(["ham"] * 18 + ["spam"] * 2)
+    assert balanced.sum() == 4  # batch calibration: the 4 spam-leaning texts go to spam
+    assert imbalanced.sum() < balanced.sum()  # with a 90/10 prior, fewer texts are called spam

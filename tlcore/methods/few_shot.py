@@ -34,6 +34,7 @@ class FewShot(PromptScoring):
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
+        self._record_prior(train)
         rng = np.random.default_rng(self.config.seed)
         chosen: list[int] = []
         for label in self.labels:
@@ -68,6 +69,7 @@ class FewShot(PromptScoring):
         self.shots = [Demonstration(d["text"], d["label"]) for d in state["shots"]]
         self._prepare()
         self.calibration_means = state.get("calibration_means")
+        self.class_prior = state.get("class_prior")
 
 
 register_method(name="few-shot", config_cls=FewShotConfig, method_cls=FewShot)
