@@ -94,7 +94,7 @@ def test_unknown_method_and_bad_option_values():
         tlcore.get_method("lorax")
     with pytest.raises(tlcore.ConfigError, match="lr must be at least"):
         tlcore.get_method("lora").config_cls(lr=-1)
-    with pytest.raises(tlcore.ConfigError, match="calibration must be one of batch, contextual, none"):
+    with pytest.raises(tlcore.ConfigError, match="calibration must be one of auto, batch, prior, contextual, none"):
         tlcore.get_method("zero-shot").config_cls(calibration="magic")
     with pytest.raises(tlcore.MethodError, match="already registered"):
         entry = tlcore.get_method("lora")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +12,7 @@ from . import __version__
 from .data import read_table, to_labeled
 from .errors import TLCoreError
 from .experiment import create_run, method_options
-from .methods import list_methods
+from .methods import Callback, list_methods
 from .models import is_available, list_models, model_folder, resolve_model
 from .runs import RunConfig, RunStore
 
@@ -91,11 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("prepare", help="convert the bundled models once, so later runs load in seconds")
     p.add_argument("--model", action="append", help="model to prepare (default: all bundled)")
-    p = sub.add_parser("validate", help="read a data file and report what would be used")
-    p.add_argument("data")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("validate", help="check a data file: errors that block a run, warnings, counts",
+                       description="Read a labeled data file and report errors (which block a run), warnings and "
+                                   "counts. Exit codes: 0 the data is usable (warnings may remain); 2 the file "
+                                   "cannot be read (one `error:` line on stderr), or the report has errors (the "
+                                   "report on stdout and one `error:` line on stderr).")
+    p.add_argument("data", help="data file (CSV, TSV, TXT, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--text-column", help="column with the text (default: guessed)")
+    p.add_argument("--label-column", help="column with the label (default: guessed)")
+    p.add_argument("--test", metavar="DATA", help="separate test file: checked for leakage and unseen labels")
+    p.add_argument("--sheet", metavar="NAME", help="Excel sheet of DATA to read (default: the first)")
+    p.add_argument("--shots", type=_positive_int, metavar="K", help="check that each class can give K examples")
+    p.add_argument("--max-length", type=_positive_int, metavar="TOKENS",
+                   help="token limit for the long-text check (default 128, estimated at 4 characters per token)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
     p = sub.add_parser("run", help="run one method and print its test metrics")
     _add_data_args(p)
     p.add_argument("--method", required=True, help="see `tlcore methods`")
@@ -105,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("predict", help="label a data file with a finished run's model; write a CSV")
+    p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
+    p.add_argument("--input", required=True, help="data file (CSV, TSV, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--output", required=True, help="CSV file to write: the input's columns plus predicted, "
+                                                   "confidence and p_<label> per class")
+    p.add_argument("--text-column", help="column with the text (default: the run's, else guessed)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p = sub.add_parser("export", help="export a finished run's model with a model card, loadable without tlcore")
+    p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
+    p.add_argument("--to", required=True, help="new folder to write (with --zip: DIR.zip)")
+    p.add_argument("--zip", action="store_true", help="write one .zip file instead of a folder")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return parser
 
 
@@ -145,16 +171,27 @@ def _cmd_prepare(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    frame = read_table(args.data)
-    data = to_labeled(frame, args.text_column, args.label_column, name=args.data)
-    report = {"rows_read": len(frame), "rows_used": len(data), "columns": list(frame.columns),
-              "class_counts": data.class_counts(), "fingerprint": data.fingerprint()}
+    import warnings
+
+    from .data import DataWarning
+    from .validation import validate
+
+    with warnings.catch_warnings():  # what reading changed is part of the report
+        warnings.simplefilter("ignore", DataWarning)
+        frame = read_table(args.data, sheet=args.sheet)
+        test = read_table(args.test) if args.test else None
+    report = validate(frame, args.text_column, args.label_column, test_frame=test, shots=args.shots,
+                      tokenizer_max_length=args.max_length)
     if args.json:
-        _print_json(report)
+        _print_json(report.to_dict())
     else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
-    return 0
+        print("\n".join(report.lines()))
+    if report.ok:
+        return 0
+    codes = ", ".join(dict.fromkeys(issue.code for issue in report.errors))
+    raise UsageError(f"{args.data} cannot be used as it is: {len(report.errors)} error"
+                     f"{'s' if len(report.errors) > 1 else ''} ({codes}); see the report above and fix "
+                     f"{'them' if len(report.errors) > 1 else 'it'}.")
 
 
 def _load(args):
@@ -235,8 +272,52 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+class _ProgressPrinter(Callback):
+    """Progress of a long prediction on stderr, at most every few seconds."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every, self.last = every, time.monotonic()
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every and done < total:
+            self.last = now
+            print(f"{stage} {done}/{total}", file=sys.stderr, flush=True)
+
+
+def _cmd_predict(args) -> int:
+    from .inference import as_run, predict_file
+
+    run = as_run(args.run, args.runs_dir)
+    report = predict_file(run, args.input, args.output, text_column=args.text_column, device=args.device,
+                          callback=None if args.quiet else _ProgressPrinter())
+    if args.json:
+        _print_json({**report.to_dict(), "output": str(args.output)})
+    else:
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"{report.summary()}; wrote {args.output}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .export import export_kind, export_run
+    from .inference import as_run
+
+    run = as_run(args.run, args.runs_dir)
+    path = export_run(run, Path(args.to), zip=args.zip)
+    files = sorted(p.name for p in path.iterdir()) if path.is_dir() else [path.name]
+    if args.json:
+        _print_json({"run_id": run.id, "output": str(path), "kind": export_kind(run.config()["method"]),
+                     "zip": args.zip, "files": files})
+    else:
+        print(f"exported run {run.id} to {path}")
+    return 0
+
+
 COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
-            "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs}
+            "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs, "predict": _cmd_predict,
+            "export": _cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,25 +1,22 @@
-"""Reading labeled text tables and splitting them into train / validation / test.
+"""Labeled texts and the train / validation / test split.
 
 The split is the contract that makes runs comparable: with the same data, test size and
 split seed every run evaluates on exactly the same test rows, whatever its method or shots.
+(Reading files lives in ``tlcore.reading``; its public names are re-exported here.)
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import DatasetError
-
-SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".parquet")
-_ENCODINGS = ("utf-8-sig", "utf-16", "cp1252", "latin-1")
+from .reading import (MAX_FILE_BYTES, MAX_ROWS, MAX_TEXT_CHARS, SUPPORTED_SUFFIXES, DataWarning,  # noqa: F401
+                      read_table, row_numbers, row_word)
 
 
 @dataclass
@@ -51,76 +48,6 @@ class LabeledData:
         for text, label in zip(self.texts, self.labels):
             digest.update(text.encode("utf-8") + b"\x1f" + label.encode("utf-8") + b"\x1e")
         return digest.hexdigest()[:16]
-
-
-def _decode(raw: bytes, name: str) -> tuple[str, str]:
-    if not raw.strip():
-        raise DatasetError(f"{name} is empty; upload a file with a header row and at least one data row.")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16"), "utf-16"
-    if b"\x00" in raw[:4096]:
-        raise DatasetError(f"{name} looks like a binary file, not a text table; export it as CSV (UTF-8).")
-    for encoding in _ENCODINGS:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DatasetError(f"{name} could not be decoded as UTF-8, UTF-16 or Windows-1252; save it as UTF-8.")
-
-
-def read_table(source: str | Path | BinaryIO | bytes, name: str | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV/JSONL/JSON/Excel/Parquet file into a DataFrame of strings.
-
-    ``source`` is a path, raw bytes or a binary file object (such as a Streamlit upload);
-    ``name`` gives the file name (its suffix picks the format) when ``source`` is not a path.
-    """
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        name = name or path.name
-        if not path.exists():
-            raise DatasetError(f"data file {str(path)!r} does not exist; check the path.")
-        if path.is_dir():
-            raise DatasetError(f"{str(path)!r} is a folder; give a data file such as train.csv.")
-        raw = path.read_bytes()
-    elif isinstance(source, bytes):
-        raw = source
-    else:
-        raw = source.read()
-    name = name or "data.csv"
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise DatasetError(f"{name}: unsupported file type {suffix or '(none)'}; "
-                           f"use one of {', '.join(SUPPORTED_SUFFIXES)}.")
-    try:
-        if suffix == ".xlsx":
-            frame = pd.read_excel(io.BytesIO(raw), dtype=str)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(io.BytesIO(raw))
-        else:
-            text, _ = _decode(raw, name)
-            if suffix == ".jsonl":
-                frame = pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()])
-            elif suffix == ".json":
-                records = json.loads(text)
-                if not isinstance(records, list):
-                    raise DatasetError(f"{name}: expected a JSON list of records like "
-                                       '[{"text": ..., "label": ...}], found a JSON ' + type(records).__name__)
-                frame = pd.DataFrame(records)
-            else:
-                if text.lstrip().lower().startswith(("<!doctype html", "<html")):
-                    raise DatasetError(f"{name} is an HTML page, not a table; download the data file itself.")
-                sep = "\t" if suffix == ".tsv" else None  # None: let pandas sniff the delimiter
-                frame = pd.read_csv(io.StringIO(text), sep=sep, engine="python", dtype=str,
-                                    keep_default_na=False, na_values=[""])
-    except DatasetError:
-        raise
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, ImportError) as exc:
-        raise DatasetError(f"{name} could not be read as a {suffix[1:].upper()} table: "
-                           f"{str(exc).splitlines()[0]}") from exc
-    if frame.empty:
-        raise DatasetError(f"{name} has a header but no data rows.")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def guess_columns(frame: pd.DataFrame) -> tuple[str, str]:

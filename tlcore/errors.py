@@ -28,3 +28,7 @@ class ConfigError(TLCoreError, ValueError):
 
 class RunError(TLCoreError):
     """A run id or run directory is missing, damaged or in the wrong state."""
+
+
+class ExportError(TLCoreError):
+    """The export destination cannot be used, or the run cannot be exported."""

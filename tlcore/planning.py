@@ -81,7 +81,8 @@ def _counts(folder: str, method: str, n_labels: int, options_json: str) -> tuple
         hidden = config.hidden_size
         return (hidden + 1) * (1 if n_labels == 2 else n_labels), total, total - embedding
     spec = ModelSpec(name="plan", kind="encoder", description="", params=None, license="")
-    instance = entry.method_cls(entry.config_cls.from_dict(options), spec, Path(folder), [str(i) for i in range(n_labels)])
+    labels = [str(i) for i in range(n_labels)]
+    instance = entry.method_cls(entry.config_cls.from_dict(options), spec, Path(folder), labels)
     with torch.device("meta"):
         prepared = instance.prepare(model)
     trainable = sum(p.numel() for p in prepared.parameters() if p.requires_grad)
@@ -136,7 +137,8 @@ def recommend(n_train: int, n_labels: int, has_gpu: bool = False) -> Recommendat
                               "A frozen sentence encoder plus logistic regression trains in seconds and is hard to "
                               "beat at this size" + (" on a CPU." if n_train > 2000 else "."))
     if has_gpu:
-        return Recommendation("full", "minilm", "Enough data and a GPU: full fine-tuning is fast and the most flexible.")
+        return Recommendation("full", "minilm",
+                              "Enough data and a GPU: full fine-tuning is fast and the most flexible.")
     return Recommendation("lora", "minilm",
                           f"About {per_class:.0f} examples per class: LoRA adapts the encoder with ~1.5 % of its "
                           "weights, matching full fine-tuning here at a fraction of the cost.")

@@ -119,7 +119,8 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
             step += 1
             seen += len(batch)
             elapsed = time.perf_counter() - start
-            callback.on_log({"step": step, "epoch": round(epoch + (step - epoch * steps_per_epoch) / steps_per_epoch, 4),
+            epoch_progress = epoch + (step - epoch * steps_per_epoch) / steps_per_epoch
+            callback.on_log({"step": step, "epoch": round(epoch_progress, 4),
                              "total_steps": total_steps, "train_loss": loss.item(),
                              "learning_rate": scheduler.get_last_lr()[0], "examples_per_s": seen / elapsed,
                              "elapsed": elapsed})

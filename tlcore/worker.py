@@ -61,7 +61,8 @@ def execute(run: Run, echo=None) -> dict:
 
     def say_waiting() -> None:
         if echo:
-            echo("waiting for another run in this folder to finish (TLCORE_MAX_CONCURRENT_RUNS sets how many run at once)")
+            echo("waiting for another run in this folder to finish "
+                 "(TLCORE_MAX_CONCURRENT_RUNS sets how many run at once)")
 
     with run_slot(run.path.parent, on_wait=say_waiting):
         if run.cancel_requested:
