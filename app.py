@@ -1,6 +1,6 @@
 """TransferLab: the Streamlit entry point (`streamlit run app.py`).
 
-It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare). Nothing
+It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare, 4_Runs). Nothing
 heavy is imported here: tlcore's facade is light, and models load only in the worker processes of runs.
 """
 from __future__ import annotations
@@ -51,6 +51,7 @@ if summaries:
     right.metric("In progress", live)
 else:
     st.write("No runs yet: start with step 1.")
+st.page_link(tlui.RUNS_PAGE, label="All runs", icon=":material/history:")
 st.caption(f"Runs are kept in `{store.root.resolve()}` (set `TLCORE_RUNS_DIR` to change it). "
            "Everything the app does, the `tlcore` command line does too.")
 

@@ -1,7 +1,7 @@
 """Helpers shared by the TransferLab pages: session-state keys, option widgets, charts, formatting.
 
-Only Streamlit and plotly are used here: no torch, transformers or peft (models run in the worker
-processes that tlcore starts). Pages stay thin: they lay out widgets, call tlcore and these helpers.
+Only Streamlit, plotly and tlcore's light facade are used here: no torch, transformers or peft (models run in
+the worker processes that tlcore starts). Pages stay thin: they lay out widgets, call tlcore and these helpers.
 """
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+import tlcore
+
 # -- pages (paths relative to app.py; Streamlit finds pages/ by itself) ---------------------------
 HOME_PAGE = "app.py"
 DATA_PAGE = "pages/1_Data.py"
 TRAIN_PAGE = "pages/2_Train.py"
 COMPARE_PAGE = "pages/3_Compare.py"
+RUNS_PAGE = "pages/4_Runs.py"
 NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (DATA_PAGE, "Data", ":material/table:"),
               (TRAIN_PAGE, "Train", ":material/model_training:"),
-              (COMPARE_PAGE, "Compare", ":material/leaderboard:"))
+              (COMPARE_PAGE, "Compare", ":material/leaderboard:"), (RUNS_PAGE, "Runs", ":material/history:"))
 
 # -- session state: page-prefixed keys; values that outlive a page visit -------------------------
 DATA_FRAME = "data_frame"  # the chosen table (pandas DataFrame) or None
@@ -30,6 +33,14 @@ DATA_TEXT_COLUMN = "data_text_column"
 DATA_LABEL_COLUMN = "data_label_column"
 DATA_UPLOAD = "data_upload"  # (bytes, file name) of the last upload; the uploader forgets it on page change
 TRAIN_RUNS = "train_runs"  # ids of the runs started in this session, oldest first
+TRAIN_PREFILLED = "train_prefilled"  # {run_id, data_name, data_ok} after "Duplicate into Train"
+TRAIN_RECOMMENDATION = "train_recommendation"  # the Recommend button's last answer, with the split it was for
+DATA_SOURCES = ("Sample dataset", "Upload a file")  # the Data page's source choice
+# Widget keys that another page sets ("Duplicate into Train" on the Runs page fills the Train page's widgets).
+DATA_W_SOURCE, DATA_W_SAMPLE = "data_w_source", "data_w_sample"
+TRAIN_W_MODEL, TRAIN_W_METHOD = "train_w_model", "train_w_method"
+TRAIN_W_TEST_SIZE, TRAIN_W_VAL_SIZE, TRAIN_W_SPLIT_SEED = "train_w_test_size", "train_w_val_size", "train_w_split_seed"
+TRAIN_W_PER_CLASS, TRAIN_W_USE_ALL = "train_w_per_class", "train_w_use_all"
 
 _SAVED = "_saved::"
 
@@ -74,17 +85,33 @@ def remember(key: str, default: Any, options: list | None = None) -> dict:
     return {"key": key, "on_change": _save_widget, "args": (key,)}
 
 
+def set_widget(key: str, value: Any) -> None:
+    """Give a ``remember``-ed widget a new value from code: in a callback, or on a page where it is not shown.
+
+    Both the widget's key and its saved copy change, so the widget shows the value the next time it is drawn.
+    (Streamlit refuses a change to the key of a widget already drawn in this script run: use a callback.)
+    """
+    st.session_state[key] = value
+    st.session_state[_SAVED + key] = value
+
+
 # -- method options, built generically from the registry ------------------------------------------
 OPTION_LABELS = {
-    "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs", "shots": "Shots per class",
+    "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs (0 = auto)", "shots": "Shots per class",
     "max_length": "Max length (tokens)", "r": "LoRA rank r", "alpha": "LoRA alpha", "dropout": "Dropout",
     "weight_decay": "Weight decay", "warmup_ratio": "Warm-up ratio", "seed": "Seed",
-    "label_descriptions": "Label descriptions (JSON)",
+    "label_descriptions": "Label descriptions (JSON)", "class_weights": "Class weights",
+    "early_stopping": "Early stopping (0 = off)", "class_weight": "Class weights", "C": "C (inverse regularisation)",
+    "virtual_tokens": "Virtual tokens", "trainable_layers": "Trainable layers",
 }
 
 
 def option_label(name: str) -> str:
     return OPTION_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def option_key(method: str, name: str) -> str:
+    return f"train_opt::{method}::{name}"
 
 
 def _float_step(default: float) -> float:
@@ -112,7 +139,7 @@ def option_input(method: str, field: dict, errors: list[str]) -> Any:
     name, default, help_text = field["name"], field.get("default"), field.get("help") or None
     kind = _option_kind(field)
     label = option_label(name)
-    key = f"train_opt::{method}::{name}"
+    key = option_key(method, name)
     low, high, choices = field.get("min"), field.get("max"), field.get("choices")
     if choices:
         options = list(choices)
@@ -146,6 +173,63 @@ def option_input(method: str, field: dict, errors: list[str]) -> Any:
     return value
 
 
+def option_widget_value(field: dict, value: Any) -> Any:
+    """The value ``option_input``'s widget holds for a config value (numbers typed, JSON fields as text)."""
+    kind = _option_kind(field)
+    if value is None or field.get("choices"):
+        return value
+    if kind == "bool":
+        return bool(value)
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "str":
+        return str(value)
+    return json.dumps(value)
+
+
+def prefill_train(run_id: str, config: dict) -> None:
+    """Set the Train page's widgets (and, for a bundled sample, the data) to reproduce a run's settings."""
+    model, method = config.get("model", ""), config.get("method", "")
+    set_widget(TRAIN_W_MODEL, model)
+    set_widget(TRAIN_W_METHOD, method)
+    try:
+        fields = tlcore.get_method(method).config_cls.describe_fields()
+    except tlcore.TLCoreError:
+        fields = []
+    given = config.get("method_options") or {}
+    for field in fields:  # every option: the run's value, or the default it ran with
+        value = given.get(field["name"], field.get("default"))
+        set_widget(option_key(method, field["name"]), option_widget_value(field, value))
+    set_widget(TRAIN_W_TEST_SIZE, float(config.get("test_size", 0.2)))
+    set_widget(TRAIN_W_VAL_SIZE, float(config.get("val_size", 0.1)))
+    set_widget(TRAIN_W_SPLIT_SEED, int(config.get("split_seed", 0)))
+    per_class = config.get("per_class")
+    set_widget(TRAIN_W_USE_ALL, per_class is None)
+    if per_class is not None:
+        set_widget(TRAIN_W_PER_CLASS, int(per_class))
+
+    data_name = config.get("data_name")
+    text_column, label_column = config.get("text_column", "text"), config.get("label_column", "label")
+    sample = next((s for s in tlcore.list_samples() if s.file == data_name), None)
+    if sample is not None:  # a bundled sample: load it, so the run can be repeated exactly
+        st.session_state[DATA_FRAME] = tlcore.load_sample(sample.name)
+        st.session_state[DATA_NAME] = sample.file
+        set_widget(DATA_W_SOURCE, DATA_SOURCES[0])
+        set_widget(DATA_W_SAMPLE, sample.name)
+    frame = st.session_state.get(DATA_FRAME)
+    data_ok = (st.session_state.get(DATA_NAME) == data_name and frame is not None
+               and {text_column, label_column} <= set(frame.columns))
+    if data_ok:
+        st.session_state[DATA_TEXT_COLUMN], st.session_state[DATA_LABEL_COLUMN] = text_column, label_column
+        set_widget(f"data_w_text::{data_name}", text_column)
+        set_widget(f"data_w_label::{data_name}", label_column)
+    st.session_state.pop(TRAIN_RECOMMENDATION, None)  # it was for other settings
+    st.session_state[TRAIN_PREFILLED] = {"run_id": run_id, "data_name": data_name, "data_ok": data_ok,
+                                         "method": method, "model": model}
+
+
 # -- formatting -------------------------------------------------------------------------------------
 def fmt_seconds(seconds: float | None) -> str:
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
@@ -160,6 +244,26 @@ def fmt_seconds(seconds: float | None) -> str:
         return f"{minutes}:{secs:02d} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d} h"
+
+
+def fmt_estimate(seconds: float) -> str:
+    """A rough duration in words: 'a few seconds', 'about 40 s', 'about 2 min', 'about 1.5 h'."""
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 55:
+        return f"about {round(seconds / 5.0) * 5} s"
+    if seconds < 90:
+        return "about 1 min"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def fmt_params(trainable: int, total: int) -> str:
+    """'338,690 of 23.1 M (1.5 %)'."""
+    share = 100 * trainable / total if total else 0.0
+    digits = 1 if share >= 0.1 or share == 0 else 2 if share >= 0.01 else 3
+    return f"{trainable:,} of {fmt_count(total)} ({share:.{digits}f} %)"
 
 
 def fmt_count(n: int | float | None) -> str:
@@ -202,12 +306,22 @@ def status_badge(state: str) -> None:
 
 
 # -- progress ---------------------------------------------------------------------------------------
-def progress_info(run_id: str, status: dict, events: list[dict], now: float | None = None) -> tuple[float | None, str]:
-    """(fraction done or None when unknown, one line of text) for a live run."""
+def progress_info(status: dict, events: list[dict], now: float | None = None,
+                  queue_position: int | None = None) -> tuple[float | None, str]:
+    """(fraction done or None when unknown, one line of text) for a live run.
+
+    Time left comes from the run's own clock: training events carry the seconds since training began, and
+    status.json records when the current stage began (``stage_started``).
+    """
     now = time.time() if now is None else now
     state, stage = status.get("status"), status.get("stage") or "starting"
     if state == "queued":
-        return None, "Queued: waiting for the worker process to start…"
+        waiting = f" · waiting {fmt_seconds(now - status['created'])}" if status.get("created") else ""
+        if queue_position is None:
+            return None, f"Queued: waiting for the worker process to start…{waiting}"
+        ahead = ("next to start when a slot frees up" if queue_position == 1
+                 else f"{queue_position - 1} queued run{'s' if queue_position > 2 else ''} ahead")
+        return None, f"Queued — position {queue_position} ({ahead}){waiting}"
     started = status.get("started")
     elapsed = f"{fmt_seconds(now - started)} elapsed" if started else ""
     train = [e for e in events if e.get("type") == "train"]
@@ -219,20 +333,57 @@ def progress_info(run_id: str, status: dict, events: list[dict], now: float | No
         return done / max(1, total), f"Training: step {done} of {total} · {elapsed}{left}"
     progress = status.get("progress") or {}
     done, total = progress.get("done"), progress.get("total")
+    stage_started = status.get("stage_started")
     if total and done is not None and stage not in ("loading model", "training"):
-        # The status has no start time per stage: remember when this page first saw it.
-        seen = st.session_state.setdefault("train_stage_seen", {})
-        first = seen.get((run_id, stage))
-        if first is None or first[0] > done:
-            seen[(run_id, stage)] = first = (done, now)
         left = ""
-        if done > first[0] and now > first[1]:
-            rate = (done - first[0]) / (now - first[1])
-            left = f" · about {fmt_seconds((total - done) / rate)} left"
+        if stage_started and done > 0 and now > stage_started:
+            rate = done / (now - stage_started)
+            left = f" · about {fmt_seconds((total - done) / rate)} left" if done < total else ""
         return done / total, f"{stage.capitalize()}: {done} of {total} · {elapsed}{left}"
+    # The stage's own clock, when it began well after the run did (otherwise "elapsed" already says it).
+    in_stage = (f" ({fmt_seconds(now - stage_started)} in this stage)"
+                if stage_started and started and stage_started - started > 1 else "")
     if stage == "training":
-        return None, f"Training: starting… · {elapsed}"
-    return None, f"{stage.capitalize()}… · {elapsed}"
+        return None, f"Training: starting…{in_stage} · {elapsed}"
+    return None, f"{stage.capitalize()}…{in_stage} · {elapsed}"
+
+
+def early_stop_note(metrics: dict, events: list[dict]) -> str | None:
+    """'Stopped early at epoch 5; kept epoch 3's weights …' for an early-stopped run, else None."""
+    if not metrics.get("early_stopped"):
+        return None
+    evals = [e for e in events if e.get("type") == "eval"]
+    stopped = metrics.get("epochs_completed") or (evals[-1].get("epoch") if evals else None)
+    best = metrics.get("best_epoch")
+    planned = metrics.get("epochs")
+    at = f" at epoch {stopped}" if stopped is not None else ""
+    of = f" of {planned}" if planned and stopped is not None and planned != stopped else ""
+    kept = f"; kept epoch {best}'s weights" if best is not None else ""
+    return f"Stopped early{at}{of}{kept} (the validation loss had stopped improving)."
+
+
+def show_metrics(metrics: dict, events: list[dict]) -> None:
+    """A finished run's headline numbers, the majority-class reference and an early-stopping note."""
+    columns = st.columns(5)
+    columns[0].metric("Accuracy", f"{metrics['accuracy']:.1%}")
+    columns[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
+    columns[2].metric("Train time", fmt_seconds(metrics.get("train_seconds")))
+    columns[3].metric("Predict time / 1,000 texts", fmt_seconds(metrics.get("predict_seconds_per_1000")))
+    columns[4].metric("Trainable params", fmt_count(metrics.get("trainable_params")))
+    note = early_stop_note(metrics, events)
+    if note:
+        st.info(note, icon=":material/early_on:")
+    baseline = metrics.get("majority_baseline") or {}
+    text = f"{metrics.get('n_train', '?')} training rows, {metrics.get('n_test', '?')} test rows."
+    if metrics.get("steps"):
+        epochs = metrics.get("epochs")
+        over = f" over {epochs} epoch{'s' if epochs != 1 else ''}" if epochs and not note else ""
+        text = f"{metrics['steps']} training steps{over} · " + text
+    if baseline:
+        f1 = f", macro-F1 {baseline['macro_f1']:.3f}" if baseline.get("macro_f1") is not None else ""
+        text = (f"Always predicting the majority class ({baseline['label']}) scores {baseline['accuracy']:.1%}{f1}. "
+                + text)
+    st.caption(text)
 
 
 # -- charts -----------------------------------------------------------------------------------------
@@ -240,13 +391,18 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
                                                                  xanchor="left", x=0))
 
 
-def loss_figure(events: list[dict]) -> go.Figure | None:
-    """Train loss per step and validation loss/accuracy per epoch, on one axis of steps."""
+def loss_figure(events: list[dict], kept_epoch: int | None = None) -> go.Figure | None:
+    """Train loss per step and validation loss/accuracy per epoch, on one axis of steps.
+
+    ``kept_epoch``: the epoch whose weights early stopping kept, marked with a dashed line.
+    """
     train = [e for e in events if e.get("type") == "train"]
     evals = [e for e in events if e.get("type") == "eval"]
     if not train and not evals:
         return None
     total = max([int(e.get("total_steps") or 0) for e in train + evals] + [1])
+    if kept_epoch is not None:  # stopped early: the steps it never took would be an empty half of the chart
+        total = max([int(e["step"]) for e in train + evals] + [1])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[e["step"] for e in train], y=[e["train_loss"] for e in train],
                              name="train loss", mode="lines+markers" if len(train) <= 40 else "lines",
@@ -266,6 +422,11 @@ def loss_figure(events: list[dict]) -> go.Figure | None:
                                  customdata=[e.get("epoch") for e in evals],
                                  hovertemplate="epoch %{customdata} (step %{x})<br>validation accuracy "
                                                "%{y:.1%}<extra></extra>"))
+    kept = next((e for e in evals if e.get("epoch") == kept_epoch), None) if kept_epoch is not None else None
+    if kept is not None:
+        fig.add_vline(x=kept["step"], line=dict(color="#6b7280", width=1.5, dash="dash"),
+                      annotation=dict(text=f"kept epoch {kept_epoch}", font=dict(size=11, color="#374151")),
+                      annotation_position="top left")
     fig.update_layout(
         height=340, showlegend=True, **_LAYOUT,
         xaxis=dict(title=dict(text="training step"), range=[0, total + 0.5], rangemode="tozero",

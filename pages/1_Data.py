@@ -7,7 +7,7 @@ import streamlit as st
 import tlcore
 import tlui
 
-SOURCES = ("Sample dataset", "Upload a file")
+SOURCES = tlui.DATA_SOURCES
 PREVIEW_ROWS = 1000
 
 
@@ -35,7 +35,7 @@ def choose_sample() -> tuple[pd.DataFrame, str]:
     samples = {sample.name: sample for sample in tlcore.list_samples()}
     names = list(samples)
     name = st.selectbox("Sample dataset", names, format_func=lambda n: samples[n].title,
-                        **tlui.remember("data_w_sample", names[0], names))
+                        **tlui.remember(tlui.DATA_W_SAMPLE, names[0], names))
     sample = samples[name]
     st.caption(f"{sample.description}  \n**Source:** {sample.source}  \n**License:** {sample.license}")
     return sample_frame(name), sample.file
@@ -120,7 +120,7 @@ st.title("1 · Data")
 st.caption("Choose a labeled text dataset: one of the bundled samples, or your own file (up to 50 MB).")
 
 source = st.radio("Source", SOURCES, horizontal=True, label_visibility="collapsed",
-                  **tlui.remember("data_w_source", SOURCES[0], list(SOURCES)))
+                  **tlui.remember(tlui.DATA_W_SOURCE, SOURCES[0], list(SOURCES)))
 frame, name = choose_sample() if source == SOURCES[0] else choose_upload()
 if frame is None:
     _forget_data()

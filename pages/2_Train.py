@@ -1,6 +1,8 @@
 """Step 2 · Train: choose a model, a method and its options, start a run and watch it live."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +12,22 @@ import tlui
 KEY_OPTIONS = ("shots", "epochs", "lr", "batch_size")  # shown up front; the rest go under "Advanced"
 POLL_SECONDS = 1.5
 DEFAULT_PER_CLASS = 32
+RECOMMENDATION = tlui.TRAIN_RECOMMENDATION
+TOKENS_PER_WORD = 1.3  # WordPiece/BPE tokens per whitespace word in English text, roughly
+
+
+@st.cache_data(show_spinner="Counting the parameters this method trains…", max_entries=128)
+def plan(model: str, method: str, n_labels: int, n_train: int, n_test: int, mean_tokens: int,
+         options_json: str) -> tlcore.MethodPlan:
+    """tlcore.plan_method, cached: the first call per model and method imports torch and builds the model
+    on the meta device (seconds); later calls are instant."""
+    return tlcore.plan_method(model, method, n_labels, n_train, n_test, mean_tokens=mean_tokens,
+                              options=json.loads(options_json))
+
+
+@st.cache_resource(show_spinner="Looking for a GPU…")
+def gpu_available() -> bool:
+    return tlcore.has_gpu()
 
 
 def choose_model() -> tuple[tlcore.ModelSpec, bool]:
@@ -17,7 +35,7 @@ def choose_model() -> tuple[tlcore.ModelSpec, bool]:
     names = list(models)
     name = st.selectbox("Model", names,
                         format_func=lambda n: f"{n} ({models[n].kind}, {tlui.fmt_count(models[n].params)} params)",
-                        **tlui.remember("train_w_model", names[0], names))
+                        **tlui.remember(tlui.TRAIN_W_MODEL, names[0], names))
     spec = models[name]
     st.caption(f"{spec.description} License: {spec.license}.")
     if spec.kind == "decoder":
@@ -39,9 +57,8 @@ def choose_method(spec: tlcore.ModelSpec):
         return None
     by_name = {entry.name: entry for entry in usable}
     names = list(by_name)
-    name = st.selectbox("Method", names, **tlui.remember("train_w_method", names[0], names))
+    name = st.selectbox("Method", names, **tlui.remember(tlui.TRAIN_W_METHOD, names[0], names))
     entry = by_name[name]
-    st.caption(entry.description)
     if other:
         st.caption("Not available for " + spec.kind + " models: " + ", ".join(
             f"{entry.name} (needs {' or '.join(entry.kinds)})" for entry in other) + ".")
@@ -78,41 +95,115 @@ def split_settings(area, advanced) -> dict:
         "Test size", min_value=0.01, max_value=1_000_000.0, step=0.05, format="%g",
         help="Rows held out for testing: a fraction (below 1) or a number of rows (1 or more). Runs are "
              "comparable only when they are scored on the same test rows (same data, test size and split "
-             "seed).", **tlui.remember("train_w_test_size", 0.2))
+             "seed).", **tlui.remember(tlui.TRAIN_W_TEST_SIZE, 0.2))
     split_seed = second.number_input("Split seed", min_value=0, step=1,
                                      help="Seed of the stratified train/validation/test split.",
-                                     **tlui.remember("train_w_split_seed", 0))
+                                     **tlui.remember(tlui.TRAIN_W_SPLIT_SEED, 0))
     with fourth:
         use_all = st.checkbox("Use all training rows",
                               help="Train on every training row instead of N per class (slower on a CPU).",
-                              **tlui.remember("train_w_use_all", False))
+                              **tlui.remember(tlui.TRAIN_W_USE_ALL, False))
     per_class = third.number_input(
         "Training rows per class", min_value=1, step=1, disabled=use_all,
         help="Sample N training rows per class after the test rows are set aside; 32 keeps fine-tuning "
              "short on a laptop CPU. The test rows do not change with N.",
-        **tlui.remember("train_w_per_class", DEFAULT_PER_CLASS))
+        **tlui.remember(tlui.TRAIN_W_PER_CLASS, DEFAULT_PER_CLASS))
     with advanced:
         st.markdown("**Split options**")
         val_size = st.columns(4)[0].number_input(
             "Validation size", min_value=0.0, max_value=0.9, step=0.05, format="%g",
             help="Share of the non-test rows used for validation (loss and accuracy after each epoch).",
-            **tlui.remember("train_w_val_size", 0.1))
+            **tlui.remember(tlui.TRAIN_W_VAL_SIZE, 0.1))
     return {"test_size": float(test_size), "val_size": float(val_size), "split_seed": int(split_seed),
             "per_class": None if use_all else int(per_class)}
 
 
-def split_preview(data: tlcore.LabeledData, split: dict) -> bool:
-    """One line on what the split will hold; False (with the reason shown) when it cannot be made."""
+def split_preview(data: tlcore.LabeledData, split: dict) -> tlcore.Split | None:
+    """One line on what the split will hold; None (with the reason shown) when it cannot be made."""
     try:
         made = tlcore.make_split(data, test_size=split["test_size"], val_size=split["val_size"],
                                  split_seed=split["split_seed"], per_class=split["per_class"])
     except tlcore.TLCoreError as exc:
         st.error(str(exc))
-        return False
+        return None
     per_class = ", ".join(f"{label} {n}" for label, n in made.train.class_counts().items())
     st.caption(f"Split: **{len(made.train):,}** training rows ({per_class}) · **{len(made.val):,}** validation · "
                f"**{len(made.test):,}** test rows.")
-    return True
+    return made
+
+
+def _recommend(n_train: int, n_labels: int) -> None:
+    """The Recommend button's callback: runs before the page is drawn again, so it may set the widgets."""
+    gpu = gpu_available()
+    answer = tlcore.recommend(n_train, n_labels, has_gpu=gpu)
+    tlui.set_widget(tlui.TRAIN_W_MODEL, answer.model)
+    tlui.set_widget(tlui.TRAIN_W_METHOD, answer.method)
+    st.session_state[RECOMMENDATION] = {"model": answer.model, "method": answer.method, "reason": answer.reason,
+                                        "n_train": n_train, "n_labels": n_labels, "gpu": gpu}
+
+
+def method_panel(spec: tlcore.ModelSpec, entry, options: dict, made: tlcore.Split | None) -> None:
+    """What the chosen method does, when to use it, what it trains and roughly how long it takes here."""
+    about, numbers = st.columns([5, 4], gap="medium")
+    with about:
+        st.markdown(f"**{entry.name}** · {entry.description}")
+        if entry.when_to_use:
+            st.markdown(f":material/lightbulb: _{entry.when_to_use}_")
+    with numbers:
+        if made is None:
+            st.caption("Parameter count and time estimate appear once the split can be made.")
+        else:
+            show_plan(spec, entry, options, made)
+    button, answer = st.columns([1, 4], vertical_alignment="center")
+    n_train, n_labels = len(made.train) if made else 0, len(made.labels) if made else 0
+    button.button("Recommend", icon=":material/recommend:", key="train_recommend", disabled=made is None,
+                  on_click=_recommend, args=(n_train, n_labels),
+                  help="Suggest a model and method for this split's training size and number of classes "
+                       "(rules drawn from our benchmark runs).")
+    shown = st.session_state.get(RECOMMENDATION)
+    if shown and (shown["n_train"], shown["n_labels"]) != (n_train, n_labels):
+        shown = None  # made for another split: ask again
+    with answer:
+        if shown:
+            where = "GPU" if shown["gpu"] else "CPU"
+            chosen = (shown["model"], shown["method"]) == (spec.name, entry.name)
+            text = (f"**Recommended for {shown['n_train']:,} training rows in {shown['n_labels']} classes on a "
+                    f"{where}: {shown['method']} on {shown['model']}.** {shown['reason']}")
+            if chosen:
+                st.success(text, icon=":material/recommend:")
+            else:
+                st.caption(text + " You have chosen otherwise since.")
+        else:
+            st.caption(f"Not sure? Recommend picks a model and method for {n_train:,} training rows in "
+                       f"{n_labels} classes.")
+
+
+def show_plan(spec: tlcore.ModelSpec, entry, options: dict, made: tlcore.Split) -> None:
+    texts = made.train.texts or made.test.texts
+    words = sum(len(str(text).split()) for text in texts) / max(1, len(texts))
+    mean_tokens = max(4, round(words * TOKENS_PER_WORD))
+    try:
+        result = plan(spec.name, entry.name, len(made.labels), len(made.train), len(made.test), mean_tokens,
+                      json.dumps(options, sort_keys=True, default=str))
+    except tlcore.TLCoreError as exc:
+        st.caption(f":material/warning: No estimate: {exc}")
+        return
+    except Exception as exc:  # an estimate must never break the page
+        st.caption(f":material/warning: No estimate ({type(exc).__name__}: {exc}).")
+        return
+    if result.trainable_params:
+        trains = f"**{tlui.fmt_params(result.trainable_params, result.total_params)}**"
+    else:
+        trains = f"**none** — no training (0 of {tlui.fmt_count(result.total_params)})"
+    st.markdown(f":material/tune: Trainable parameters: {trains}",
+                help="Counted on the model as this method prepares it, with these options and "
+                     f"{len(made.labels)} classes.")
+    rows = f"{len(made.train):,} training and {len(made.test):,} test rows"
+    st.markdown(f":material/schedule: **{tlui.fmt_estimate(result.estimated_seconds)}** on this machine for "
+                f"{rows}", help=f"A rough estimate (within a factor of about 2): {result.how_estimated}, at this "
+                               f"machine's measured speed, with about {mean_tokens} tokens per text. Starting the "
+                               "worker process and loading the model add some seconds, more while other runs use "
+                               "the CPU.")
 
 
 def start_run(config: tlcore.RunConfig, data: tlcore.LabeledData) -> None:
@@ -128,6 +219,23 @@ def start_run(config: tlcore.RunConfig, data: tlcore.LabeledData) -> None:
         run.update_status(status="failed", error=f"the worker process could not start: {exc}")
     st.session_state[tlui.TRAIN_RUNS].append(run.id)
     st.rerun()
+
+
+def prefill_notice() -> None:
+    """Once, after "Duplicate into Train" on the Runs page: say where the settings came from."""
+    prefilled = st.session_state.pop(tlui.TRAIN_PREFILLED, None)
+    if not prefilled:
+        return
+    text = (f"Settings copied from run `{prefilled['run_id']}` ({prefilled['method']} on "
+            f"{tlui.model_tag(prefilled['model'])}): change what you like and start a new run.")
+    if prefilled["model"] not in {spec.name for spec in tlcore.list_models()}:
+        st.warning(f"That run used the model `{prefilled['model']}`, which this page cannot choose (it lists the "
+                   "bundled models): repeat it from the command line with the YAML from the Runs page.")
+    if prefilled["data_ok"]:
+        st.info(f"{text} Data: {prefilled['data_name']}, as in that run.", icon=":material/content_copy:")
+    else:
+        st.warning(f"{text} That run used **{prefilled['data_name']}**, which is not the data chosen now: choose it "
+                   "on the Data page to repeat the run on the same rows.", icon=":material/content_copy:")
 
 
 def setup(blocking: bool) -> None:
@@ -159,13 +267,17 @@ def setup(blocking: bool) -> None:
         entry = choose_method(spec)
     if entry is None:
         return
+    panel = st.container(border=True)  # filled once the split is known (it needs the training size)
     method_area, split_area = st.container(), st.container()
     advanced = st.expander("Advanced", icon=":material/tune:")
     options, errors = method_settings(entry, method_area, advanced)
     split = split_settings(split_area, advanced)
     for error in errors:
         st.error(error)
-    splittable = split_preview(data, split)
+    made = split_preview(data, split)
+    splittable = made is not None
+    with panel:
+        method_panel(spec, entry, options, made)
 
     reason = None
     if blocking:
@@ -201,7 +313,8 @@ def show_run(run_id: str, polling: bool) -> None:
         tlui.status_badge(state)
 
     if state in tlcore.LIVE_STATES:
-        fraction, text = tlui.progress_info(run.id, status, events)
+        position = store.queue_position(run.id) if state == "queued" else None
+        fraction, text = tlui.progress_info(status, events, queue_position=position)
         if fraction is None:
             st.progress(0, text=text)
         else:
@@ -213,7 +326,8 @@ def show_run(run_id: str, polling: bool) -> None:
         if run.cancel_requested:
             st.caption("Cancel requested: the run stops at its next step.")
 
-    figure = tlui.loss_figure(events)
+    metrics = (run.metrics() or {}) if state == "succeeded" else {}
+    figure = tlui.loss_figure(events, kept_epoch=metrics.get("best_epoch") if metrics.get("early_stopped") else None)
     if figure is not None:
         evals = [e for e in events if e.get("type") == "eval"]
         if evals:
@@ -222,7 +336,7 @@ def show_run(run_id: str, polling: bool) -> None:
         st.plotly_chart(figure, width="stretch", key=f"train_loss::{run.id}", config={"displayModeBar": False})
 
     if state == "succeeded":
-        show_metrics(run)
+        show_metrics(metrics, events)
     elif state == "failed":
         st.error(f"The run failed: {status.get('error') or 'no reason was recorded'}")
     elif state == "cancelled":
@@ -231,22 +345,11 @@ def show_run(run_id: str, polling: bool) -> None:
         st.error(status.get("error") or "The run folder is damaged.")
 
 
-def show_metrics(run: tlcore.Run) -> None:
-    metrics = run.metrics()
+def show_metrics(metrics: dict, events: list[dict]) -> None:
     if not metrics:
         st.warning("The run succeeded but wrote no metrics.json.")
         return
-    columns = st.columns(5)
-    columns[0].metric("Accuracy", f"{metrics['accuracy']:.1%}")
-    columns[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
-    columns[2].metric("Train time", tlui.fmt_seconds(metrics.get("train_seconds")))
-    columns[3].metric("Predict time / 1,000 texts", tlui.fmt_seconds(metrics.get("predict_seconds_per_1000")))
-    columns[4].metric("Trainable params", tlui.fmt_count(metrics.get("trainable_params")))
-    baseline = metrics.get("majority_baseline") or {}
-    note = f"{metrics.get('n_train', '?')} training rows, {metrics.get('n_test', '?')} test rows."
-    if baseline:
-        note = f"Always predicting the majority class ({baseline['label']}) scores {baseline['accuracy']:.1%}. " + note
-    st.caption(note)
+    tlui.show_metrics(metrics, events)
     st.page_link(tlui.COMPARE_PAGE, label="Compare with other runs", icon=":material/leaderboard:")
 
 
@@ -302,6 +405,7 @@ if current_id:
     except tlcore.TLCoreError:
         current_live = blocking = False
 
+prefill_notice()
 setup(blocking)
 show_unfollowed_runs(session_runs)
 if current_id:

@@ -29,11 +29,12 @@ def metrics_table(selected: list[str], metrics: dict[str, dict]) -> None:
     rows.sort(key=lambda row: -(row["Accuracy"] or 0.0))
     baseline = next((m["majority_baseline"] for m in metrics.values() if m.get("majority_baseline")), None)
     if baseline:
-        # Always answering the majority class: its F1 is 2p/(1+p) (precision p, recall 1), every other class 0.
-        n_labels = len(next(iter(metrics.values())).get("labels") or [None, None])
         share = baseline["accuracy"]
+        macro_f1 = baseline.get("macro_f1")
+        if macro_f1 is None:  # runs from before tlcore recorded it: F1 2p/(1+p) for that class, 0 for the others
+            macro_f1 = 2 * share / (1 + share) / len(next(iter(metrics.values())).get("labels") or [None, None])
         rows.append({"Method": f"majority class ({baseline['label']})", "Model": "—", "Accuracy": share,
-                     "Macro-F1": 2 * share / (1 + share) / n_labels, "Trainable params": 0, "Train time (s)": 0.0,
+                     "Macro-F1": macro_f1, "Trainable params": 0, "Train time (s)": 0.0,
                      "Predict time / 1,000 (s)": 0.0, "Training rows": 0,
                      "Run": "reference: always predicts the test set's most common class"})
     table = pd.DataFrame(rows).style.format(

@@ -1,10 +1,12 @@
-"""End to end: the real app in headless Chromium, from uploading a file to comparing two runs.
+"""End to end: the real app in headless Chromium, from uploading a file to comparing two runs; the method panel
+and the Runs page.
 
 Runs `streamlit run app.py` on a free port with its own runs folder, then drives it with Playwright.
 Screenshots of each step (and of a failure) go to test-artifacts/.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -96,7 +98,57 @@ def upload_file(tmp_path) -> Path:
     return path
 
 
-def test_upload_train_twice_and_compare(server, upload_file):
+class Browser:
+    """A Chromium page on the app, with the helpers the tests share."""
+
+    def __init__(self, page, url: str) -> None:
+        from playwright.sync_api import expect
+
+        self.page, self.url, self.expect = page, url, expect
+        self.main = page.get_by_test_id("stMain")
+
+    def shot(self, name: str) -> None:
+        """The whole page: Streamlit scrolls inside its main block, so grow the window to fit it first."""
+        page = self.page
+        height = page.evaluate("() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+                               " return main ? main.scrollHeight : document.body.scrollHeight; }")
+        page.set_viewport_size({"width": 1400, "height": max(1100, min(int(height), 6000))})
+        page.mouse.move(0, 0)  # no tooltip in the picture
+        page.wait_for_timeout(700)  # tooltips fade out
+        page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1100})
+
+    def go(self, title: str) -> None:
+        """Client-side navigation through the sidebar (a full reload would lose the session)."""
+        self.page.get_by_test_id("stSidebar").get_by_role("link").filter(has_text=re.compile(f"{title}$")).click()
+        self.expect(self.main.get_by_role("heading", name=re.compile(title)).first).to_be_visible()
+
+    def choose(self, label: str, option: str) -> None:
+        self.page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+
+    def number(self, label: str, value: int) -> None:
+        box = self.page.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+
+    def button(self, name: str):
+        return self.page.get_by_role("button", name=re.compile(name))
+
+
+    @contextlib.contextmanager
+    def failure_shot(self):
+        """A screenshot named 'failure' when the block raises (pytest does not tell fixtures that a test failed)."""
+        try:
+            yield
+        except Exception:
+            self.shot("failure")
+            raise
+
+
+@pytest.fixture
+def browser_page(server):
+    """(Browser helper, runs folder) on a fresh headless Chromium."""
     from playwright.sync_api import expect, sync_playwright
 
     url, runs = server
@@ -104,91 +156,133 @@ def test_upload_train_twice_and_compare(server, upload_file):
     expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions default to 5 s, too short on a busy machine
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
         page.set_default_timeout(UI_TIMEOUT_MS)
-        main = page.get_by_test_id("stMain")
-
-        def shot(name: str) -> None:
-            """The whole page: Streamlit scrolls inside its main block, so grow the window to fit it first."""
-            height = page.evaluate("() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
-                                   " return main ? main.scrollHeight : document.body.scrollHeight; }")
-            page.set_viewport_size({"width": 1400, "height": max(1100, min(int(height), 6000))})
-            page.mouse.move(0, 0)  # no tooltip in the picture
-            page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
-            page.set_viewport_size({"width": 1400, "height": 1100})
-
-        def go(title: str) -> None:
-            """Client-side navigation through the sidebar (a full reload would lose the session)."""
-            page.get_by_test_id("stSidebar").get_by_role("link").filter(has_text=re.compile(f"{title}$")).click()
-            expect(main.get_by_role("heading", name=re.compile(title)).first).to_be_visible()
-
-        def choose(label: str, option: str) -> None:
-            page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-            page.get_by_role("option", name=option, exact=True).click()
-
-        def number(label: str, value: int) -> None:
-            box = page.get_by_label(label, exact=True)
-            box.fill(str(value))
-            box.press("Enter")
-
         try:
-            page.goto(url)
-            expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
-            expect(page.get_by_role("link", name=re.compile("3 · Compare"))).to_be_visible()
-            expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(4)
-            shot("1-home")
-
-            go("Data")
-            page.get_by_test_id("stRadio").get_by_text("Upload a file").click()
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload_file))
-            expect(page.get_by_text(f"Preview of {upload_file.name}")).to_be_visible()
-            expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
-            expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("60")
-            shot("2-data")
-
-            go("Train")
-            expect(page.get_by_text(f"{upload_file.name} — 60 rows, 2 classes", exact=False)).to_be_visible()
-            choose("Model", "minilm (encoder, 22.7 M params)")
-            choose("Method", "zero-shot")
-            page.get_by_role("button", name=re.compile("Start run")).click()
-            expect(main.get_by_role("heading", name="Current run")).to_be_visible()
-            shot("3-zero-shot-live")
-            expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(
-                timeout=RUN_TIMEOUT_MS)
-            expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy")).to_be_visible()
-            shot("4-zero-shot-done")
-
-            choose("Method", "lora")
-            number("Epochs", 1)
-            number("Training rows per class", 16)
-            expect(page.get_by_text(re.compile(r"training rows \(ham 16, spam 1\d\)"))).to_be_visible()
-            page.get_by_role("button", name=re.compile("Start run")).click()
-            expect(main.get_by_role("heading", name="Earlier runs in this session")).to_be_visible()
-            chart = page.get_by_test_id("stPlotlyChart")
-            expect(chart).to_be_visible(timeout=RUN_TIMEOUT_MS)
-            shot("5-lora-chart")
-            expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(
-                timeout=RUN_TIMEOUT_MS)
-            expect(main.get_by_role("heading", name="Last run")).to_be_visible()
-            shot("6-lora-done")
-
-            go("Compare")
-            chosen = page.get_by_test_id("stMultiSelect")
-            expect(chosen).to_contain_text("lora · minilm")
-            expect(chosen).to_contain_text("zero-shot · minilm")
-            table = page.get_by_test_id("stDataFrame").first  # the second one is the per-class table
-            expect(table).to_contain_text("lora")
-            expect(table).to_contain_text("zero-shot")
-            expect(table).to_contain_text("majority class (ham)")
-            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
-            shot("7-compare")
-        except Exception:
-            shot("failure")
-            raise
+            yield Browser(page, url), runs
         finally:
             browser.close()
+
+
+def test_upload_train_twice_and_compare(browser_page, upload_file):
+    from playwright.sync_api import expect
+
+    ui, runs = browser_page
+    page, main, shot, go, choose, number = ui.page, ui.main, ui.shot, ui.go, ui.choose, ui.number
+    with ui.failure_shot():
+        page.goto(ui.url)
+        expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
+        expect(page.get_by_role("link", name=re.compile("3 · Compare"))).to_be_visible()
+        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(5)
+        shot("1-home")
+
+        go("Data")
+        page.get_by_test_id("stRadio").get_by_text("Upload a file").click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload_file))
+        expect(page.get_by_text(f"Preview of {upload_file.name}")).to_be_visible()
+        expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
+        expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("60")
+        shot("2-data")
+
+        go("Train")
+        expect(page.get_by_text(f"{upload_file.name} — 60 rows, 2 classes", exact=False)).to_be_visible()
+        choose("Model", "minilm (encoder, 22.7 M params)")
+        choose("Method", "zero-shot")
+        ui.button("Start run").click()
+        expect(main.get_by_role("heading", name="Current run")).to_be_visible()
+        shot("3-zero-shot-live")
+        expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy")).to_be_visible()
+        shot("4-zero-shot-done")
+
+        choose("Method", "lora")
+        number("Epochs (0 = auto)", 1)
+        number("Training rows per class", 16)
+        expect(page.get_by_text(re.compile(r"training rows \(ham 16, spam 1\d\)"))).to_be_visible()
+        ui.button("Start run").click()
+        expect(main.get_by_role("heading", name="Earlier runs in this session")).to_be_visible()
+        chart = page.get_by_test_id("stPlotlyChart")
+        expect(chart).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        shot("5-lora-chart")
+        expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(main.get_by_role("heading", name="Last run")).to_be_visible()
+        shot("6-lora-done")
+
+        go("Compare")
+        chosen = page.get_by_test_id("stMultiSelect")
+        expect(chosen).to_contain_text("lora · minilm")
+        expect(chosen).to_contain_text("zero-shot · minilm")
+        table = page.get_by_test_id("stDataFrame").first  # the second one is the per-class table
+        expect(table).to_contain_text("lora")
+        expect(table).to_contain_text("zero-shot")
+        expect(table).to_contain_text("majority class (ham)")
+        expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
+        shot("7-compare")
 
     import tlcore
 
     statuses = sorted((s.method, s.status) for s in tlcore.RunStore(runs).summaries())
     assert statuses == [("lora", "succeeded"), ("zero-shot", "succeeded")]
+
+
+def test_method_panel_recommend_and_runs_page(browser_page):
+    """The Train page's method panel and Recommend button; the Runs page: open a row, download, duplicate, delete."""
+    from playwright.sync_api import expect
+
+    import tlcore
+
+    ui, runs = browser_page
+    page, main = ui.page, ui.main
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8, test_size=20,
+                                             data_name="sms_spam_sample.csv"), data, store=tlcore.RunStore(runs))
+    tlcore.execute(run)  # in this process: quicker than a worker, and the same files
+
+    with ui.failure_shot():
+        page.goto(ui.url)
+        expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
+        ui.go("Data")  # the first sample is chosen by default
+        expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("400")
+        ui.go("Train")
+        ui.choose("Method", "lora")
+        expect(page.get_by_text("338,690 of 23.1 M (1.5 %)")).to_be_visible()
+        expect(page.get_by_text(re.compile("on this machine for 64 training and 80 test rows"))).to_be_visible()
+        ui.choose("Method", "zero-shot")
+        expect(page.get_by_text(re.compile("none — no training"))).to_be_visible()
+        ui.button("Recommend").click()
+        expect(page.get_by_text(re.compile("Recommended for 64 training rows in 2 classes"))).to_be_visible()
+        expect(page.get_by_role("combobox", name="Method")).to_have_value("lora")
+        expect(page.get_by_text("338,690 of 23.1 M (1.5 %)")).to_be_visible()
+        ui.shot("8-train-method-panel")
+
+        ui.go("Runs")
+        grid = page.get_by_test_id("stDataFrame")
+        expect(grid).to_be_visible()
+        expect(grid).to_contain_text("zero-shot")
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the first row's selection box opens it
+        expect(ui.button("Duplicate into Train")).to_be_visible()
+        expect(page.get_by_text(re.compile("zero-shot · minilm on sms_spam_sample.csv"))).to_be_visible()
+        expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy")).to_be_visible()
+        with page.expect_download() as download_info:
+            page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+        download = download_info.value
+        assert download.suggested_filename == f"{run.id}.yaml"
+        assert "method: zero-shot" in Path(download.path()).read_text()
+        ui.shot("9-runs-open")
+
+        ui.button("Duplicate into Train").click()
+        expect(page.get_by_text(re.compile("Settings copied from run"))).to_be_visible()
+        expect(page.get_by_label("Test size", exact=True)).to_have_value("20")
+        expect(page.get_by_label("Training rows per class", exact=True)).to_have_value("8")
+        ui.shot("10-train-duplicated")
+
+        ui.go("Runs")
+        page.get_by_test_id("stSelectbox").filter(has_text="Open a run").click()
+        page.get_by_role("option").filter(has_text="zero-shot").click()
+        ui.button("^Delete").click()
+        expect(page.get_by_text(re.compile("This cannot be undone"))).to_be_visible()
+        ui.button("Yes, delete it").click()
+        expect(page.get_by_text(f"Deleted run {run.id}.")).to_be_visible()
+        expect(page.get_by_text(re.compile("No runs yet"))).to_be_visible()
+        assert not run.path.exists()

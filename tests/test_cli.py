@@ -92,3 +92,26 @@ def test_compare_refuses_a_bad_method_before_running_anything(sms_path, runs_dir
                     "--runs-dir", str(runs_dir))
     assert result.returncode == 2 and "unknown method 'nope'" in result.stderr
     assert not runs_dir.exists()
+
+
+def test_a_downloaded_run_config_reruns_from_the_cli(sms_path, runs_dir, tmp_path):
+    first = json.loads(tlcore("run", "--train", str(sms_path), "--model", "minilm", "--method", "few-shot",
+                              "--shots", "3", "--test-size", "30", "--split-seed", "5", "--runs-dir", str(runs_dir),
+                              "--json").stdout)
+    import tlcore as lib
+
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text(lib.RunStore(runs_dir).get(first["run_id"]).config_yaml())
+    again = tlcore("run", "--config", str(yaml_file), "--train", str(sms_path), "--runs-dir", str(runs_dir), "--json")
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["method"] == "few-shot" and second["n_test"] == 30
+    assert second["test_fingerprint"] == first["test_fingerprint"]  # same split seed and size
+    assert second["accuracy"] == first["accuracy"]  # same shots (seeded): the same result
+
+
+def test_missing_required_flags_without_config_is_one_error_line():
+    result = tlcore("run", "--train", "x.csv")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: the following arguments are required: --model, --method "
+                                      "(or give them in --config FILE)")

@@ -45,6 +45,10 @@ def texts(elements) -> str:
     return "\n".join(str(element.value) for element in elements)
 
 
+def start_button(at: AppTest):
+    return next(button for button in at.button if button.label == "Start run")
+
+
 @pytest.fixture(scope="module")
 def finished_runs(tmp_path_factory) -> tuple[Path, list[str]]:
     """A runs folder with finished runs made in-process: one on another test set, then two comparable ones."""
@@ -79,8 +83,8 @@ def test_pages_import_no_ml_framework():
 def test_home_renders_with_links_and_no_runs(tmp_path, monkeypatch):
     at = app(tmp_path / "runs", monkeypatch)
     assert at.title[0].value == "TransferLab"
-    assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare"]
-    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare"]
+    assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare", "All runs"]
+    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare", "Runs"]
     assert "No runs yet" in texts(at.markdown)
     assert "lora" in texts(at.markdown)  # the fine-tuning methods come from the registry
 
@@ -147,7 +151,7 @@ def test_train_page_builds_every_method_from_the_registry(method, tmp_path, monk
                for w in at.get(kind)}
     for field in entry.config_cls.describe_fields():
         assert f"train_opt::{method}::{field['name']}" in widgets, field["name"]
-    assert at.button[0].label == "Start run" and not at.button[0].disabled
+    assert not start_button(at).disabled
 
 
 def test_train_page_key_options_up_front(tmp_path, monkeypatch):
@@ -157,13 +161,52 @@ def test_train_page_key_options_up_front(tmp_path, monkeypatch):
     assert expander.label == "Advanced"
     inside = {w.label for w in expander.number_input}
     outside = {w.label for w in at.number_input} - inside
-    assert {"Epochs", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
-    assert {"LoRA rank r", "Weight decay", "Validation size"} <= inside
+    assert {"Epochs (0 = auto)", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
+    assert {"LoRA rank r", "Weight decay", "Validation size", "Early stopping (0 = off)"} <= inside
+    assert "Class weights" in {w.label for w in expander.selectbox}
     assert "Split: **64** training rows (ham 32, spam 32)" in texts(at.caption)
 
     at.checkbox(key="train_w_use_all").check().run()
     assert at.number_input(key="train_w_per_class").disabled
     assert "Split: **288** training rows" in texts(at.caption)
+
+
+def test_train_page_panel_describes_the_method_and_counts_its_parameters(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    at.selectbox(key=tlui.TRAIN_W_METHOD).set_value("lora").run()
+    assert not at.exception
+    lora = tlcore.get_method("lora")
+    shown = texts(at.markdown)
+    assert lora.description in shown and lora.when_to_use in shown
+    assert "Trainable parameters: **338,690 of 23.1 M (1.5 %)**" in shown  # computed by tlcore.plan_method
+    estimate = next(m for m in at.markdown if "on this machine for 64 training and 80 test rows" in m.value)
+    assert "about" in estimate.value or "a few seconds" in estimate.value
+    assert "2 x params" in estimate.help  # how it was estimated, as a tooltip
+
+    at.selectbox(key=tlui.TRAIN_W_METHOD).set_value("zero-shot").run()
+    assert "Trainable parameters: **none** — no training" in texts(at.markdown)
+
+
+def test_train_page_recommend_sets_the_model_and_method(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    assert at.selectbox(key=tlui.TRAIN_W_METHOD).value == "zero-shot"
+    at.button(key="train_recommend").click().run()
+    assert not at.exception
+    expected = tlcore.recommend(64, 2, has_gpu=tlcore.has_gpu())
+    assert (at.selectbox(key=tlui.TRAIN_W_MODEL).value, at.selectbox(key=tlui.TRAIN_W_METHOD).value) == (
+        expected.model, expected.method)
+    assert "Recommended for 64 training rows in 2 classes" in texts(at.success)
+    assert expected.reason in texts(at.success)
+
+    # Fewer rows per class: the recommendation changes model too, and both widgets follow.
+    at.number_input(key=tlui.TRAIN_W_PER_CLASS).set_value(3).run()
+    at.button(key="train_recommend").click().run()
+    assert not at.exception
+    expected = tlcore.recommend(6, 2, has_gpu=tlcore.has_gpu())
+    assert (at.selectbox(key=tlui.TRAIN_W_MODEL).value, at.selectbox(key=tlui.TRAIN_W_METHOD).value) == (
+        expected.model, expected.method)
+    at.selectbox(key=tlui.TRAIN_W_METHOD).set_value("zero-shot").run()  # the user overrides it
+    assert not at.success and "You have chosen otherwise since" in texts(at.caption)
 
 
 def test_train_page_refuses_a_bad_run_with_its_reason(tmp_path, monkeypatch):
@@ -172,7 +215,7 @@ def test_train_page_refuses_a_bad_run_with_its_reason(tmp_path, monkeypatch):
     at.selectbox(key="train_w_method").set_value("few-shot").run()
     at.number_input(key="train_opt::few-shot::shots").set_value(64).run()
     at.number_input(key="train_w_per_class").set_value(10).run()
-    at.button[0].click().run()
+    start_button(at).click().run()
     assert not at.exception
     assert "few-shot needs 64 training examples per class" in texts(at.error)
     assert not runs.exists() or not any(runs.iterdir())
@@ -205,6 +248,66 @@ def test_train_page_shows_a_live_run(tmp_path, monkeypatch):
     assert run.cancel_requested
     assert "Cancel requested" in texts(at.caption)
     assert not next(button for button in at.button if button.label == "Start run").disabled
+
+
+def test_train_page_shows_a_queued_runs_place_in_the_queue(tmp_path, monkeypatch):
+    store = tlcore.RunStore(tmp_path / "runs")
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    ahead = tlcore.create_run(tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8), data, store=store)
+    time.sleep(0.01)
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8), data, store=store)
+    run.update_status(stage="waiting for a free slot")
+    assert store.queue_position(run.id) == 2 and store.queue_position(ahead.id) == 1
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE, **with_data(), **{tlui.TRAIN_RUNS: [run.id]})
+    assert "Queued — position 2 (1 queued run ahead)" in at.get("progress")[0].proto.text
+
+
+def test_train_page_time_left_uses_the_stage_start(tmp_path, monkeypatch):
+    store = tlcore.RunStore(tmp_path / "runs")
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8), data, store=store)
+    now = time.time()
+    run.update_status(status="running", pid=os.getpid(), started=now - 30, stage="encoding",
+                      progress={"done": 40, "total": 80})
+    run.update_status(stage_started=now - 10)  # encoding began 10 s ago and is half done: about 10 s left
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE, **{tlui.TRAIN_RUNS: [run.id]})
+    text = at.get("progress")[0].proto.text
+    assert text.startswith("Encoding: 40 of 80") and "left" in text
+    seconds = float(text.split("about ")[1].split(" s left")[0])
+    assert 9 <= seconds <= 30  # 10 s, plus however long this busy machine took to get here
+
+
+def test_train_page_marks_an_early_stopped_run(tmp_path, monkeypatch):
+    store = tlcore.RunStore(tmp_path / "runs")
+    run = early_stopped_run(store)
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE, **{tlui.TRAIN_RUNS: [run.id]})
+    assert "Stopped early at epoch 4 of 10; kept epoch 2's weights" in texts(at.info)
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert "kept epoch 2" in figure
+
+
+def early_stopped_run(store: tlcore.RunStore) -> tlcore.Run:
+    """A finished LoRA run made by hand (no training): validation loss best at epoch 2, stopped after epoch 4."""
+    import json
+
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="lora", per_class=8, test_size=20,
+                                             method_options={"epochs": 10, "early_stopping": 2},
+                                             data_name="sms_spam_sample.csv"), data, store=store)
+    for epoch, val_loss in zip((1, 2, 3, 4), (0.6, 0.4, 0.45, 0.5)):
+        run.append_event({"type": "train", "step": epoch, "epoch": epoch, "total_steps": 10, "train_loss": val_loss + 0.1,
+                          "learning_rate": 1e-3, "examples_per_s": 10.0, "elapsed": float(epoch)})
+        run.append_event({"type": "eval", "step": epoch, "epoch": epoch, "total_steps": 10, "val_loss": val_loss,
+                          "val_accuracy": 0.8, "elapsed": float(epoch)})
+    metrics = {"run_id": run.id, "model": "minilm", "method": "lora", "n_train": 16, "n_test": 20,
+               "labels": ["ham", "spam"], "accuracy": 0.85, "macro_f1": 0.8, "confusion_matrix": [[15, 1], [2, 2]],
+               "per_class": {}, "majority_baseline": {"label": "ham", "accuracy": 0.8, "macro_f1": 0.444},
+               "train_seconds": 4.0, "predict_seconds": 1.0, "predict_seconds_per_1000": 50.0, "total_seconds": 6.0,
+               "trainable_params": 338690, "total_params": 23052676, "steps": 4, "epochs": 10,
+               "early_stopped": True, "best_epoch": 2, "test_fingerprint": run.config()["split"]["test_fingerprint"]}
+    (run.path / "metrics.json").write_text(json.dumps(metrics))
+    run.update_status(status="succeeded", stage="done", finished=time.time())
+    return run
 
 
 def test_train_page_offers_to_follow_a_run_it_lost(tmp_path, monkeypatch):

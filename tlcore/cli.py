@@ -58,16 +58,16 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train", required=True, help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--train", help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet); required")
     p.add_argument("--test", help="separate labeled test file; default: a stratified hold-out of --train")
     p.add_argument("--text-column", help="column with the text (default: guessed)")
     p.add_argument("--label-column", help="column with the label (default: guessed)")
-    p.add_argument("--model", required=True, help="minilm, smollm2-135m, or a local Hugging Face model folder")
+    p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
     p.add_argument("--per-class", type=_positive_int, help="sample N training rows per class (after the test split)")
-    p.add_argument("--test-size", type=_positive_float, default=0.2,
+    p.add_argument("--test-size", type=_positive_float,
                    help="test hold-out: a fraction below 1 or a row count (default 0.2)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of sampling, shots and training (default 0)")
+    p.add_argument("--split-seed", type=int, help="seed of the train/val/test split (default 0)")
+    p.add_argument("--seed", type=int, help="seed of sampling, shots and training (default 0)")
     p.add_argument("--shots", type=_positive_int, help="few-shot: examples per class (K)")
     p.add_argument("--epochs", type=_positive_int, help="fine-tuning: passes over the training rows")
     p.add_argument("--lr", type=_positive_float, help="fine-tuning: peak learning rate")
@@ -75,7 +75,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=_positive_int, help="tokens per text; longer texts are cut")
     p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
                    help="zero/few-shot: text to use for a terse label name (repeatable)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
     p = sub.add_parser("run", help="run one method and print its test metrics")
     _add_data_args(p)
-    p.add_argument("--method", required=True, help="see `tlcore methods`")
+    p.add_argument("--method", help="see `tlcore methods`; required")
+    p.add_argument("--config", help="a run's settings as YAML (the app's 'Download config'); flags override it")
     p = sub.add_parser("compare", help="run several methods on the same test split")
     _add_data_args(p)
     p.add_argument("--methods", default=DEFAULT_COMPARE, help=f"comma-separated (default {DEFAULT_COMPARE})")
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="CSV file to write: the input's columns plus predicted, "
                                                    "confidence and p_<label> per class")
     p.add_argument("--text-column", help="column with the text (default: the run's, else guessed)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -194,6 +195,42 @@ def _cmd_validate(args) -> int:
                      f"{'them' if len(report.errors) > 1 else 'it'}.")
 
 
+# Used when neither a flag nor --config gives a value.
+RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "val_size": 0.1}
+
+
+def _apply_config_file(args) -> None:
+    """Fill flags the user did not give from --config (YAML written by Run.config_yaml), then defaults."""
+    settings: dict = {}
+    if getattr(args, "config", None):
+        import yaml
+
+        try:
+            settings = yaml.safe_load(Path(args.config).read_text()) or {}
+        except FileNotFoundError:
+            raise UsageError(f"config file {args.config!r} does not exist; check the path.") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"config file {args.config!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(settings, dict):
+            raise UsageError(f"config file {args.config!r} must hold key: value settings, not a "
+                             f"{type(settings).__name__}.")
+    options = dict(settings.get("method_options") or {})
+    for key in ("train", "model", "method", "text_column", "label_column", "test_size", "split_seed", "per_class",
+                "device", "val_size"):
+        if getattr(args, key, None) is None and settings.get(key) is not None:
+            setattr(args, key, settings[key])
+    if args.seed is None and "seed" in options:
+        args.seed = options["seed"]
+    for key, value in RUN_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.config_options = options
+    missing = [flag for flag in ("train", "model", "method") if getattr(args, flag, "") is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join('--' + m for m in missing)} "
+                         "(or give them in --config FILE)")
+
+
 def _load(args):
     frame = read_table(args.train)
     data = to_labeled(frame, args.text_column, args.label_column, name=args.train)
@@ -207,8 +244,10 @@ def _options(args, method: str, strict: bool) -> dict:
     given = {"shots": args.shots, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
              "max_length": args.max_length, "seed": args.seed,
              "label_descriptions": dict(args.label_description) or None}
+    given = {**getattr(args, "config_options", {}), **{k: v for k, v in given.items() if v is not None}}
     kept = method_options(method, given, strict=False)
-    ignored = sorted(k for k, v in given.items() if v is not None and k not in kept and k != "seed")
+    from_flags = {k for k, v in given.items() if v is not None and k not in getattr(args, "config_options", {})}
+    ignored = sorted(k for k in from_flags if k not in kept and k != "seed")
     if strict and ignored:
         flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
         raise UsageError(f"{flags} does not apply to method {method!r}; see its options with `tlcore methods`.")
@@ -221,7 +260,8 @@ def _run_one(args, method: str, data, test, strict: bool) -> dict:
     config = RunConfig(model=args.model, method=method, method_options=_options(args, method, strict),
                        data_name=Path(args.train).name, text_column=args.text_column or "text",
                        label_column=args.label_column or "label", test_size=args.test_size,
-                       split_seed=args.split_seed, per_class=args.per_class, device=args.device)
+                       split_seed=args.split_seed, per_class=args.per_class, device=args.device,
+                       val_size=args.val_size)
     run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed)
     echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
     if echo:
@@ -237,6 +277,7 @@ def _summary_line(m: dict) -> str:
 
 
 def _cmd_run(args) -> int:
+    _apply_config_file(args)
     data, test = _load(args)
     result = _run_one(args, args.method, data, test, strict=True)
     _print_json(result) if args.json else print(_summary_line(result))
@@ -244,6 +285,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_compare(args) -> int:
+    _apply_config_file(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise UsageError("--methods is empty; give a comma-separated list such as zero-shot,few-shot,lora.")
