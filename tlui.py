@@ -101,7 +101,7 @@ OPTION_LABELS = {
     "max_length": "Max length (tokens)", "r": "LoRA rank r", "alpha": "LoRA alpha", "dropout": "Dropout",
     "weight_decay": "Weight decay", "warmup_ratio": "Warm-up ratio", "seed": "Seed",
     "label_descriptions": "Label descriptions (JSON)", "class_weights": "Class weights",
-    "early_stopping": "Early stopping (0 = off)", "class_weight": "Class weights", "C": "C (inverse regularisation)",
+    "early_stopping": "Early stopping (0 = off)", "C": "C (inverse regularisation)",
     "virtual_tokens": "Virtual tokens", "trainable_layers": "Trainable layers",
 }
 

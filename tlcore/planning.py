@@ -29,6 +29,7 @@ class MethodPlan:
     total_params: int
     estimated_seconds: float
     how_estimated: str
+    epochs: int = 0  # passes that training will run ("auto" resolved); 0 for methods that do not train
 
 
 @dataclass
@@ -102,6 +103,7 @@ def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: in
     max_length = getattr(config, "max_length", 128)
     tokens = min(mean_tokens, max_length)
     flops_per_token = 2 * compute_params  # one forward pass
+    epochs = 0
     if spec.kind == "decoder" and method in ("zero-shot", "few-shot"):
         shots = getattr(config, "shots", 0) if method == "few-shot" else 0
         # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
@@ -116,9 +118,10 @@ def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: in
         backward = 2 if trainable > total / 2 else 1
         flops = flops_per_token * tokens * (n_train * epochs * (1 + backward) + n_test)
         formula = f"2 x params x tokens x ({1 + backward} per training pass x {epochs} epochs + 1 per prediction)"
-    seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (4 if spec.kind == "decoder" else 1)  # + loading
+    # Plus starting a worker, importing torch and loading the model (measured here: ~10 s / ~20 s).
+    seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (20 if spec.kind == "decoder" else 10)
     return MethodPlan(method=method, model=model, trainable_params=int(trainable), total_params=int(total),
-                      estimated_seconds=seconds, how_estimated=formula)
+                      estimated_seconds=seconds, how_estimated=formula, epochs=epochs)
 
 
 def recommend(n_train: int, n_labels: int, has_gpu: bool = False) -> Recommendation:

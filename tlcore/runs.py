@@ -309,8 +309,12 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         run = self.get(run_id)
-        if run.status().get("status") in LIVE_STATES:
-            raise RunError(f"run {run_id} is still {run.status()['status']}; cancel it before deleting.")
+        try:
+            state = run.status().get("status")
+        except RunError:  # a damaged status.json: the run is not live, so it may go
+            state = "damaged"
+        if state in LIVE_STATES:
+            raise RunError(f"run {run_id} is still {state}; cancel it before deleting.")
         shutil.rmtree(run.path)
 
 

@@ -115,6 +115,7 @@ def _execute(run: Run, echo=None) -> dict:
             "trainable_params": int(method.trainable_params), "total_params": int(method.total_params),
             "examples_per_s": training.examples_per_second if training else None,
             "steps": training.steps if training else 0, "epochs": training.epochs if training else 0,
+            "epochs_completed": training.epochs_completed if training else 0,
             "early_stopped": bool(training and training.early_stopped),
             "best_epoch": training.best_epoch if training else None,
             "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"),

@@ -34,7 +34,7 @@ class FewShot(PromptScoring):
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
-        self._record_prior(train)
+        self._record_prior(train, val)
         rng = np.random.default_rng(self.config.seed)
         chosen: list[int] = []
         for label in self.labels:

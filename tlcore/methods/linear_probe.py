@@ -23,7 +23,7 @@ from .base import Callback, Method, MethodConfig, option, register_method
 class LinearProbeConfig(MethodConfig):
     C: float = option(1.0, "Inverse L2 regularisation strength of the logistic regression.", min=1e-6, max=1e6)
     max_length: int = option(128, "Tokens per text; longer texts are cut.", min=8, max=4096)
-    class_weight: str = option("none", "balanced: weight classes inversely to their frequency.",
+    class_weights: str = option("none", "balanced: weight classes inversely to their frequency.",
                                choices=("none", "balanced"))
 
 
@@ -64,7 +64,7 @@ class LinearProbe(Method):
 
         features = self._features(train.texts, callback)
         self.head = LogisticRegression(C=self.config.C, max_iter=2000, random_state=self.config.seed,
-                                       class_weight=None if self.config.class_weight == "none" else "balanced")
+                                       class_weight=None if self.config.class_weights == "none" else "balanced")
         self.head.fit(features, [self.labels.index(y) for y in train.labels])
         self.trainable_params = int(self.head.coef_.size + self.head.intercept_.size)
 

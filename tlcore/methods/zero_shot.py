@@ -85,9 +85,14 @@ class PromptScoring(Method):
         vectors = embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
         return scores_to_proba(vectors @ class_vectors.T / self.config.temperature)
 
-    def _record_prior(self, train: LabeledData) -> None:
-        """Class frequencies of the training labels (counts only), for prior-corrected calibration."""
-        counts = np.array([train.labels.count(label) for label in self.labels], dtype=float) + 1.0
+    def _record_prior(self, train: LabeledData, val: LabeledData | None = None) -> None:
+        """Class frequencies (label counts only, never texts), for prior-corrected calibration.
+
+        The validation split is a stratified sample of the data taken before any per-class sampling,
+        so it keeps the real class balance that a balanced training sample hides; use it when it has rows.
+        """
+        source = val if val is not None and len(val) >= 2 * len(self.labels) else train
+        counts = np.array([source.labels.count(label) for label in self.labels], dtype=float) + 1.0
         self.class_prior = (counts / counts.sum()).tolist()
 
     def _imbalanced(self) -> bool:
@@ -119,7 +124,7 @@ class ZeroShot(PromptScoring):
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
-        self._record_prior(train)
+        self._record_prior(train, val)
         self._prepare()
 
     def _prepare(self) -> None:
