@@ -476,3 +476,88 @@ def confusion_figure(metrics: dict, title: str, subtitle: str = "") -> go.Figure
         xaxis=dict(title=dict(text="predicted"), type="category", side="bottom", constrain="domain"),
         yaxis=dict(title=dict(text="gold"), type="category", autorange="reversed", scaleanchor="x"))
     return fig
+
+
+# -- data validation (the Data page) ------------------------------------------------------------------
+DATA_LABEL_MERGES = "data_label_merges"  # {"file::label column": mapping} label merges applied on the Data page
+TOKEN_LIMIT = 128  # the training methods' default max_length (tlcore.validation.DEFAULT_TOKEN_LIMIT)
+CHARS_PER_TOKEN = 4  # rough estimate without a tokenizer
+
+_CLI_HINTS = ((" (--text-column, --label-column)", ""), ("choose one with --sheet", "choose one in the Sheet box"),
+              ("Choose one of them with --sheet", "Choose one of them in the Sheet box"),
+              ("with --sheet", "in the Sheet box"), ("Choose one with --text-column.", "Choose it in the Text column box."),
+              ("Choose one with --label-column.", "Choose it in the Label column box."),
+              ("a separate test file (--test)", "a separate test file (tlcore validate --test)"), ("raise --max-length", "raise Max length on the Train page"),
+              ("lower --shots", "lower Shots per class"))
+
+
+def page_message(message: str) -> str:
+    """A library message worded for the page: command-line option hints point at the page's widgets."""
+    for old, new in _CLI_HINTS:
+        message = message.replace(old, new)
+    return message
+
+
+def validation_info_line(info: dict) -> str:
+    """'CSV · utf-8 · delimiter comma · 40 rows read, 38 usable · majority class 'ham' is 90.0% …'."""
+    parts = []
+    if info.get("format"):
+        parts.append(str(info["format"]).upper())
+    if info.get("encoding"):
+        parts.append(f"encoding {info['encoding']}")
+    if info.get("delimiter_name"):
+        parts.append(f"delimiter {info['delimiter_name']}")
+    if info.get("sheet"):
+        parts.append(f"sheet {info['sheet']!r}")
+    rows = f"{info.get('rows_read', 0):,} rows read, {info.get('rows_usable', 0):,} usable"
+    parts.append(rows)
+    if info.get("majority_class") is not None and info.get("majority_class_accuracy") is not None:
+        parts.append(f"always predicting the majority class {info['majority_class']!r} scores "
+                     f"{info['majority_class_accuracy']:.1%}: the accuracy to beat")
+    return " · ".join(parts)
+
+
+def show_validation(report: Any) -> None:
+    """A ``tlcore.validate`` report: errors (st.error), warnings (st.warning), then one info line."""
+    for issue in report.errors:
+        st.error(page_message(issue.message), icon=":material/error:")
+    for issue in report.warnings:
+        st.warning(page_message(issue.message), icon=":material/warning:")
+    st.caption(validation_info_line(report.info))
+
+
+def text_length_figure(texts: list[str], limit: int = TOKEN_LIMIT) -> go.Figure:
+    """Histogram of text lengths in estimated tokens (characters / 4) with a line at the training max length."""
+    tokens = [len(text) / CHARS_PER_TOKEN for text in texts]
+    fig = go.Figure(go.Histogram(x=tokens, nbinsx=40, marker_color="#2563eb",
+                                 hovertemplate="≈%{x} tokens: %{y} texts<extra></extra>"))
+    fig.add_vline(x=limit, line=dict(color="#dc2626", width=1.5, dash="dash"),
+                  annotation=dict(text=f"{limit} tokens (default max length)", font=dict(size=11, color="#991b1b")),
+                  annotation_position="top right")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
+                      xaxis=dict(title=dict(text="estimated tokens (characters / 4)"), rangemode="tozero"),
+                      yaxis=dict(title=dict(text="texts"), rangemode="tozero"))
+    return fig
+
+
+def data_overview_figure(counts: dict[str, int], texts: list[str], limit: int = 40,
+                         token_limit: int = TOKEN_LIMIT) -> go.Figure:
+    """One figure for the Data page: rows per class on top, the text length histogram below."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
+                        subplot_titles=("Rows per class",
+                                        f"Text length in estimated tokens (characters / {CHARS_PER_TOKEN})"))
+    for trace in class_counts_figure(counts, limit).data:
+        fig.add_trace(trace, row=1, col=1)
+    for trace in text_length_figure(texts, token_limit).data:
+        fig.add_trace(trace, row=2, col=1)
+    fig.add_vline(x=token_limit, row=2, col=1, line=dict(color="#dc2626", width=1.5, dash="dash"),
+                  annotation=dict(text=f"{token_limit} tokens (default max length)",
+                                  font=dict(size=11, color="#991b1b")), annotation_position="top right")
+    fig.update_layout(height=600, margin=dict(l=10, r=10, t=40, b=10), showlegend=False, bargap=0.05)
+    fig.update_xaxes(type="category", title=dict(text="label"), row=1, col=1)
+    fig.update_yaxes(title=dict(text="rows"), rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(title=dict(text="estimated tokens"), rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title=dict(text="texts"), rangemode="tozero", row=2, col=1)
+    return fig

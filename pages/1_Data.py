@@ -1,5 +1,8 @@
-"""Step 1 · Data: a bundled sample or an uploaded table, its text and label columns, its classes."""
+"""Step 1 · Data: a bundled sample or an uploaded table, its text and label columns, its classes and a check."""
 from __future__ import annotations
+
+import hashlib
+import json
 
 import pandas as pd
 import streamlit as st
@@ -12,13 +15,23 @@ PREVIEW_ROWS = 1000
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def parse_upload(raw: bytes, name: str) -> pd.DataFrame:
-    return tlcore.read_table(raw, name=name)
+def parse_upload(raw: bytes, name: str, sheet: str | None = None) -> pd.DataFrame:
+    return tlcore.read_table(raw, name=name, sheet=sheet)
 
 
 @st.cache_data(show_spinner=False)
 def sample_frame(name: str) -> pd.DataFrame:
     return tlcore.load_sample(name)
+
+
+@st.cache_data(show_spinner="Checking the data…", max_entries=32)
+def validation_report(_frame: pd.DataFrame, source_key: str, text_column: str | None, label_column: str | None,
+                      name: str) -> tlcore.ValidationReport:
+    """The validation report, cached on the file (bytes digest, name, sheet, merges) and the chosen columns.
+
+    ``_frame`` is not hashed (the leading underscore): ``source_key`` identifies it.
+    """
+    return tlcore.validate(_frame, text_column, label_column, name=name)
 
 
 def _forget_data() -> None:
@@ -31,18 +44,29 @@ def _on_upload_change() -> None:
     st.session_state[tlui.DATA_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
 
 
-def choose_sample() -> tuple[pd.DataFrame, str]:
+def _merge_key(source_key: str, label_column: str) -> str:
+    return f"{source_key}::{label_column}"
+
+
+def _merge_variants(key: str, mapping: dict) -> None:
+    merges = dict(st.session_state.get(tlui.DATA_LABEL_MERGES) or {})
+    merges[key] = {**merges.get(key, {}), **mapping}
+    st.session_state[tlui.DATA_LABEL_MERGES] = merges
+
+
+def choose_sample() -> tuple[pd.DataFrame, str, str]:
     samples = {sample.name: sample for sample in tlcore.list_samples()}
     names = list(samples)
     name = st.selectbox("Sample dataset", names, format_func=lambda n: samples[n].title,
                         **tlui.remember(tlui.DATA_W_SAMPLE, names[0], names))
     sample = samples[name]
     st.caption(f"{sample.description}  \n**Source:** {sample.source}  \n**License:** {sample.license}")
-    return sample_frame(name), sample.file
+    return sample_frame(name), sample.file, f"sample::{name}"
 
 
-def choose_upload() -> tuple[pd.DataFrame | None, str | None]:
+def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
     suffixes = [suffix.lstrip(".") for suffix in tlcore.data.SUPPORTED_SUFFIXES]
+    suffixes.append("xls")  # not readable, but accepted so that the library can say how to convert it
     uploaded = st.file_uploader(
         "Labeled table", type=suffixes, key="data_w_upload", on_change=_on_upload_change,
         help="One row per example: a column with the text and a column with its label. CSV/TSV/TXT in "
@@ -53,22 +77,39 @@ def choose_upload() -> tuple[pd.DataFrame | None, str | None]:
     if stored is None:
         st.info("Upload a table with a text column and a label column, e.g. a CSV with a header row "
                 "`text,label`.")
-        return None, None
+        return None, None, None
     raw, name = stored
     if uploaded is None:
         st.caption(f"Using **{name}**, uploaded earlier. Upload another file to replace it.")
+    digest = hashlib.sha256(raw).hexdigest()[:16]
     try:
-        return parse_upload(raw, name), name
+        frame = parse_upload(raw, name)
+        sheets = list(frame.attrs.get("sheets") or [])
+        sheet = frame.attrs.get("sheet")
+        if len(sheets) > 1:
+            sheet = st.selectbox("Sheet", sheets, help="This workbook has several sheets: choose the one with "
+                                                      "the labeled texts.",
+                                 **tlui.remember(f"data_w_sheet::{name}", sheet, sheets))
+            if sheet != frame.attrs.get("sheet"):
+                frame = parse_upload(raw, name, sheet)
     except tlcore.TLCoreError as exc:
-        st.error(str(exc))
-        return None, None
+        st.error(tlui.page_message(str(exc)))
+        return None, None, None
+    return frame, name, f"upload::{digest}::{name}::{sheet or ''}"
 
 
-def show_columns_and_classes(frame: pd.DataFrame, name: str) -> None:
+def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) -> None:
     try:
         guess_text, guess_label = tlcore.guess_columns(frame)
     except tlcore.TLCoreError as exc:
-        st.error(str(exc))
+        try:  # the library's report says more (e.g. that a workbook has another sheet)
+            report = validation_report(frame, source_key, None, None, name)
+        except tlcore.TLCoreError:
+            report = None
+        if report is not None and report.errors:
+            tlui.show_validation(report)
+        else:
+            st.error(tlui.page_message(str(exc)))
         _forget_data()
         return
     columns = list(frame.columns)
@@ -77,10 +118,35 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str) -> None:
                                  **tlui.remember(f"data_w_text::{name}", guess_text, columns))
     label_column = right.selectbox("Label column", columns, help="The column holding each text's class.",
                                    **tlui.remember(f"data_w_label::{name}", guess_label, columns))
+
+    merge_key = _merge_key(source_key, str(label_column))
+    merged = (st.session_state.get(tlui.DATA_LABEL_MERGES) or {}).get(merge_key)
+    if merged:
+        frame = tlcore.merge_labels(frame, label_column, merged)
+    check_key = f"{source_key}::merged={json.dumps(merged, sort_keys=True) if merged else ''}"
+
+    st.subheader("Check")
+    try:
+        report = validation_report(frame, check_key, text_column, label_column, name)
+    except tlcore.TLCoreError as exc:
+        report = None
+        st.error(tlui.page_message(str(exc)))
+    if report is not None:
+        tlui.show_validation(report)
+        variants = report.issue("label_variants")
+        mapping = (variants.details or {}).get("mapping") if variants else None
+        if mapping:
+            st.button("Merge label variants", icon=":material/merge:", on_click=_merge_variants,
+                      args=(merge_key, dict(mapping)),
+                      help="Rename " + ", ".join(f"{old!r} → {new!r}" for old, new in mapping.items()) + ".")
+        if merged:
+            st.caption("Merged label variants: " + ", ".join(f"{old!r} → {new!r}" for old, new in merged.items())
+                       + " (in this session; the file is unchanged).")
     try:
         data = tlcore.to_labeled(frame, text_column, label_column, name=name)
     except tlcore.TLCoreError as exc:
-        st.error(str(exc))
+        if report is None or not report.errors:
+            st.error(tlui.page_message(str(exc)))
         _forget_data()
         return
 
@@ -90,7 +156,7 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str) -> None:
     st.session_state[tlui.DATA_LABEL_COLUMN] = label_column
 
     counts = data.class_counts()
-    st.subheader("Classes")
+    st.subheader("Classes and text lengths")
     summary, chart = st.columns([1, 2])
     with summary:
         st.metric("Rows used", f"{len(data):,}")
@@ -101,18 +167,21 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str) -> None:
         if skipped:
             st.caption(f"{skipped:,} of {len(frame):,} rows have no text or no label and are skipped.")
     with chart:
-        st.plotly_chart(tlui.class_counts_figure(counts), width="stretch", config={"displayModeBar": False})
+        # One figure (class counts, then text lengths) keeps the page to a single chart element.
+        st.plotly_chart(tlui.data_overview_figure(counts, data.texts), width="stretch",
+                        config={"displayModeBar": False})
         if len(counts) > 40:
             st.caption(f"The 40 largest of {len(counts)} classes are shown.")
-    if len(counts) > 50 or len(counts) > len(data) / 2:
-        st.warning(f"The label column {label_column!r} has {len(counts):,} different values for {len(data):,} "
-                   "rows: is it really the label? Choose the column that holds the classes.")
-    single = sorted(label for label, n in counts.items() if n < 2)
-    if single:
-        st.warning(f"{len(single)} class(es) have a single row ({', '.join(map(repr, single[:5]))}"
-                   f"{'…' if len(single) > 5 else ''}); a class needs at least two rows to be in both the "
-                   "training and the test split.")
-    st.page_link(tlui.TRAIN_PAGE, label="Next: train a model on this data", icon=":material/arrow_forward:")
+        longer = sum(len(text) / tlui.CHARS_PER_TOKEN > tlui.TOKEN_LIMIT for text in data.texts)
+        st.caption(f"Text lengths are an estimate: characters / {tlui.CHARS_PER_TOKEN} (the model's tokenizer "
+                   f"counts differently). {longer:,} of {len(data):,} texts are longer than {tlui.TOKEN_LIMIT} "
+                   "tokens, the training default max length (dashed line), and would be cut.")
+
+    if report is not None and report.errors:
+        st.page_link(tlui.TRAIN_PAGE, label="This data cannot be used for training until the errors above are "
+                                             "fixed", icon=":material/block:", disabled=True)
+    else:
+        st.page_link(tlui.TRAIN_PAGE, label="Next: train a model on this data", icon=":material/arrow_forward:")
 
 
 tlui.page_setup("Data")
@@ -121,7 +190,7 @@ st.caption("Choose a labeled text dataset: one of the bundled samples, or your o
 
 source = st.radio("Source", SOURCES, horizontal=True, label_visibility="collapsed",
                   **tlui.remember(tlui.DATA_W_SOURCE, SOURCES[0], list(SOURCES)))
-frame, name = choose_sample() if source == SOURCES[0] else choose_upload()
+frame, name, source_key = choose_sample() if source == SOURCES[0] else choose_upload()
 if frame is None:
     _forget_data()
 else:
@@ -130,4 +199,4 @@ else:
         st.dataframe(frame.head(PREVIEW_ROWS), height=240, width="stretch")
         if len(frame) > PREVIEW_ROWS:
             st.caption(f"The first {PREVIEW_ROWS:,} rows are shown.")
-    show_columns_and_classes(frame, name)
+    show_columns_and_classes(frame, name, source_key)
