@@ -39,6 +39,21 @@ UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 _TOKENIZER_DROP = ("is_local", "local_files_only")  # machine-specific loading flags, not tokenizer settings
 
 
+
+# The end of every "How to load" snippet for a sequence-classification model (model, tokenizer, config defined).
+_PREDICT_SNIPPET = [
+    "def predict_proba(texts):",
+    '    """Class probabilities, one row per text, columns in label order (config.id2label)."""',
+    '    batch = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")',
+    "    with torch.no_grad():",
+    "        return model(**batch).logits.softmax(-1).numpy()",
+    "",
+    "",
+    "labels = [config.id2label[i] for i in range(config.num_labels)]",
+    'proba = predict_proba(["Your text here."])',
+    "print(labels[proba[0].argmax()], proba[0].max())",
+]
+
 def export_kind(method: str) -> str:
     """'peft', 'full' or 'json': what an export of this method holds."""
     from .methods import get_method
@@ -388,16 +403,7 @@ def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: b
             "tokenizer = AutoTokenizer.from_pretrained(FOLDER)",
             "",
             "",
-            "def predict_proba(texts):",
-            '    """Class probabilities, one row per text, columns in label order (config.id2label)."""',
-            '    batch = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")',
-            "    with torch.no_grad():",
-            "        return model(**batch).logits.softmax(-1).numpy()",
-            "",
-            "",
-            "labels = [config.id2label[i] for i in range(config.num_labels)]",
-            'proba = predict_proba(["Your text here."])',
-            "print(labels[proba[0].argmax()], proba[0].max())",
+            *_PREDICT_SNIPPET,
             "```", "",
             *_base_note(base, bundled), "",
             "Or, with the base model named in `adapter_config.json` (edit its `base_model_name_or_path` to use "
@@ -425,16 +431,7 @@ def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: b
             "config = model.config",
             "",
             "",
-            "def predict_proba(texts):",
-            '    """Class probabilities, one row per text, columns in label order (config.id2label)."""',
-            '    batch = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")',
-            "    with torch.no_grad():",
-            "        return model(**batch).logits.softmax(-1).numpy()",
-            "",
-            "",
-            "labels = [config.id2label[i] for i in range(config.num_labels)]",
-            'proba = predict_proba(["Your text here."])',
-            "print(labels[proba[0].argmax()], proba[0].max())",
+            *_PREDICT_SNIPPET,
             "```", "",
             "A pipeline gives the same probabilities: `pipeline(\"text-classification\", model=FOLDER, "
             "top_k=None)(texts, truncation=True)`.",
