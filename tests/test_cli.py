@@ -115,3 +115,21 @@ def test_missing_required_flags_without_config_is_one_error_line():
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: the following arguments are required: --model, --method "
                                       "(or give them in --config FILE)")
+
+
+def test_own_test_and_validation_files_are_used_as_given(runs_dir, tmp_path):
+    import tlcore as lib
+
+    frame = lib.load_sample("yelp")
+    frame.iloc[:600].rename(columns={"text": "review", "label": "stars"}).to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[600:640].rename(columns={"text": "review", "label": "stars"}).to_csv(tmp_path / "val.csv", index=False)
+    frame.iloc[640:700].rename(columns={"text": "review", "label": "stars"}).to_csv(tmp_path / "test.csv", index=False)
+    result = tlcore("run", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+                    "--val", str(tmp_path / "val.csv"), "--model", "minilm", "--method", "few-shot", "--per-class", "8",
+                    "--runs-dir", str(runs_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["n_test"] == 60 and payload["n_val"] == 40 and payload["n_train"] == 16
+    config = lib.RunStore(runs_dir).get(payload["run_id"]).config()
+    assert (config["text_column"], config["label_column"]) == ("review", "stars")  # guessed, then recorded
+    assert config["split"]["separate_val_file"] and config["split"]["separate_test_file"]

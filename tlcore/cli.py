@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .data import read_table, to_labeled
+from .data import guess_columns, read_table, to_labeled
 from .errors import TLCoreError
 from .experiment import create_run, method_options
 from .methods import Callback, list_methods
@@ -60,6 +60,7 @@ def _key_value(text: str) -> tuple[str, str]:
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet); required")
     p.add_argument("--test", help="separate labeled test file; default: a stratified hold-out of --train")
+    p.add_argument("--val", help="separate labeled validation file; default: a stratified hold-out of --train")
     p.add_argument("--text-column", help="column with the text (default: guessed)")
     p.add_argument("--label-column", help="column with the label (default: guessed)")
     p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
@@ -232,12 +233,17 @@ def _apply_config_file(args) -> None:
 
 
 def _load(args):
+    """(train, test or None, validation or None); guessed columns are written back to args, so the
+    test and validation files are read with the same columns and the run's config records them."""
     frame = read_table(args.train)
+    if args.text_column is None or args.label_column is None:
+        guessed_text, guessed_label = guess_columns(frame)
+        args.text_column = args.text_column or guessed_text
+        args.label_column = args.label_column or guessed_label
     data = to_labeled(frame, args.text_column, args.label_column, name=args.train)
-    test = None
-    if args.test:
-        test = to_labeled(read_table(args.test), args.text_column, args.label_column, name=args.test)
-    return data, test
+    extra = [to_labeled(read_table(path), args.text_column, args.label_column, name=path) if path else None
+             for path in (args.test, args.val)]
+    return data, extra[0], extra[1]
 
 
 def _options(args, method: str, strict: bool) -> dict:
@@ -254,15 +260,15 @@ def _options(args, method: str, strict: bool) -> dict:
     return kept
 
 
-def _run_one(args, method: str, data, test, strict: bool) -> dict:
+def _run_one(args, method: str, data, test, val, strict: bool) -> dict:
     from .worker import execute
 
     config = RunConfig(model=args.model, method=method, method_options=_options(args, method, strict),
-                       data_name=Path(args.train).name, text_column=args.text_column or "text",
-                       label_column=args.label_column or "label", test_size=args.test_size,
+                       data_name=Path(args.train).name, text_column=args.text_column,
+                       label_column=args.label_column, test_size=args.test_size,
                        split_seed=args.split_seed, per_class=args.per_class, device=args.device,
                        val_size=args.val_size)
-    run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed)
+    run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed, val=val)
     echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
     if echo:
         echo(f"run {run.id}: {config.model}, {config.method}")
@@ -278,8 +284,8 @@ def _summary_line(m: dict) -> str:
 
 def _cmd_run(args) -> int:
     _apply_config_file(args)
-    data, test = _load(args)
-    result = _run_one(args, args.method, data, test, strict=True)
+    data, test, val = _load(args)
+    result = _run_one(args, args.method, data, test, val, strict=True)
     _print_json(result) if args.json else print(_summary_line(result))
     return 0
 
@@ -294,8 +300,8 @@ def _cmd_compare(args) -> int:
     spec = resolve_model(args.model)
     for method in methods:  # refuse a bad list before the first run starts
         check_supported(get_method(method), spec)
-    data, test = _load(args)
-    results = [_run_one(args, method, data, test, strict=False) for method in methods]
+    data, test, val = _load(args)
+    results = [_run_one(args, method, data, test, val, strict=False) for method in methods]
     if args.json:
         _print_json(results)
     else:

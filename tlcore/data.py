@@ -144,15 +144,23 @@ def _subset(data: LabeledData, indices: Sequence[int]) -> LabeledData:
     return LabeledData([data.texts[i] for i in indices], [data.labels[i] for i in indices])
 
 
+def _check_known_labels(part: LabeledData, counts: Counter, role: str) -> None:
+    unseen = sorted(set(part.labels) - set(counts))
+    if unseen:
+        raise DatasetError(f"the {role} file has labels the training file lacks: {unseen}; "
+                           "a model cannot predict labels it never saw.")
+
+
 def make_split(data: LabeledData, test: LabeledData | None = None, *, test_size: float = 0.2,
                val_size: float = 0.1, split_seed: int = 0, per_class: int | None = None,
-               sample_seed: int = 0) -> Split:
+               sample_seed: int = 0, val: LabeledData | None = None) -> Split:
     """Split ``data`` into train/val/test, stratified and seeded.
 
     ``test_size`` is a fraction (< 1) or a row count (>= 1). Without ``test`` it is held out of ``data``.
     The validation part comes out of what is left, so it never overlaps the test rows. ``per_class``
     then samples N training rows per class (seeded by ``sample_seed``), after the test rows are set aside,
-    so learning curves at different N share the same test rows.
+    so learning curves at different N share the same test rows. A separate ``val`` file replaces
+    the validation hold-out (all of ``data`` is then available for training).
     """
     counts = Counter(data.labels)
     if len(counts) < 2:
@@ -173,13 +181,12 @@ def make_split(data: LabeledData, test: LabeledData | None = None, *, test_size:
         held = set(test_indices)
         pool = [i for i in all_indices if i not in held]
     else:
-        unseen = sorted(set(test.labels) - set(counts))
-        if unseen:
-            raise DatasetError(f"the test file has labels the training file lacks: {unseen}; "
-                               "a model cannot predict labels it never saw.")
+        _check_known_labels(test, counts, "test")
         test_part, pool = test, all_indices
     val_indices: list[int] = []
-    if val_size > 0:
+    if val is not None:
+        _check_known_labels(val, counts, "validation")
+    elif val_size > 0:
         pool_by_label = _by_label(data.labels, pool)
         if all(len(v) >= 3 for v in pool_by_label.values()):
             val_indices = _stratified_take(pool_by_label, val_size if val_size < 1 else None,
@@ -195,10 +202,11 @@ def make_split(data: LabeledData, test: LabeledData | None = None, *, test_size:
             sampled.extend(int(i) for i in sampler.permutation(indices)[:per_class])
         train_indices = sorted(sampled)
     labels = sorted(counts)
-    split = Split(train=_subset(data, train_indices), val=_subset(data, val_indices), test=test_part,
-                  labels=labels)
+    split = Split(train=_subset(data, train_indices), val=val if val is not None else _subset(data, val_indices),
+                  test=test_part, labels=labels)
     split.info = {"data_fingerprint": data.fingerprint(), "test_fingerprint": split.fingerprint,
                   "split_seed": split_seed, "sample_seed": sample_seed, "test_size": test_size,
                   "val_size": val_size, "per_class": per_class, "n_train": len(split.train),
-                  "n_val": len(split.val), "n_test": len(split.test), "separate_test_file": test is not None}
+                  "n_val": len(split.val), "n_test": len(split.test), "separate_test_file": test is not None,
+                  "separate_val_file": val is not None}
     return split

@@ -20,14 +20,15 @@ def method_options(method: str, given: dict, strict: bool = True) -> dict:
 
 
 def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = None,
-               store: RunStore | None = None, sample_seed: int = 0) -> Run:
+               store: RunStore | None = None, sample_seed: int = 0, val: LabeledData | None = None) -> Run:
     """Check everything cheap first (model, method, options, data), then split and create the run folder."""
     spec = resolve_model(config.model)
     entry = get_method(config.method)
     check_supported(entry, spec)
     entry.config_cls.from_dict(config.method_options)  # raises ConfigError on a bad value, before any work
     split = make_split(data, test, test_size=config.test_size, val_size=config.val_size,
-                       split_seed=config.split_seed, per_class=config.per_class, sample_seed=sample_seed)
+                       split_seed=config.split_seed, per_class=config.per_class, sample_seed=sample_seed,
+                       val=val)
     shots = config.method_options.get("shots")
     if shots is not None:
         from .errors import DatasetError
