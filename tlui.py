@@ -32,6 +32,10 @@ DATA_NAME = "data_name"  # file name, recorded in each run's config
 DATA_TEXT_COLUMN = "data_text_column"
 DATA_LABEL_COLUMN = "data_label_column"
 DATA_UPLOAD = "data_upload"  # (bytes, file name) of the last upload; the uploader forgets it on page change
+DATA_TEST_UPLOAD = "data_test_upload"  # (bytes, file name) of the user's own test file, or None
+# The own test file in the chosen columns, or None: {"data": LabeledData, "name": file name, "data_name",
+# "text_column", "label_column": the training data it was read for (the Train page uses it only for those)}.
+DATA_TEST = "data_test"
 TRAIN_RUNS = "train_runs"  # ids of the runs started in this session, oldest first
 TRAIN_PREFILLED = "train_prefilled"  # {run_id, data_name, data_ok} after "Duplicate into Train"
 TRAIN_RECOMMENDATION = "train_recommendation"  # the Recommend button's last answer, with the split it was for
@@ -63,7 +67,8 @@ def page_setup(title: str) -> None:
 def init_state() -> None:
     """Create the shared keys once per session (the setdefault pattern)."""
     for key, default in ((DATA_FRAME, None), (DATA_NAME, None), (DATA_TEXT_COLUMN, None),
-                         (DATA_LABEL_COLUMN, None), (DATA_UPLOAD, None), (TRAIN_RUNS, [])):
+                         (DATA_LABEL_COLUMN, None), (DATA_UPLOAD, None), (DATA_TEST_UPLOAD, None),
+                         (DATA_TEST, None), (TRAIN_RUNS, [])):
         st.session_state.setdefault(key, default)
 
 
@@ -83,6 +88,23 @@ def remember(key: str, default: Any, options: list | None = None) -> dict:
     st.session_state[key] = value
     st.session_state[_SAVED + key] = value
     return {"key": key, "on_change": _save_widget, "args": (key,)}
+
+
+def own_test() -> dict | None:
+    """The user's own test file (see DATA_TEST) when it was read for the data and columns chosen now."""
+    test = st.session_state.get(DATA_TEST)
+    if not test:
+        return None
+    chosen = tuple(st.session_state.get(key) for key in (DATA_NAME, DATA_TEXT_COLUMN, DATA_LABEL_COLUMN))
+    if st.session_state.get(DATA_FRAME) is None or chosen != (test["data_name"], test["text_column"],
+                                                                test["label_column"]):
+        return None
+    return test
+
+
+def remembered(key: str, default: Any) -> Any:
+    """The value of a ``remember``-ed widget, also while it is not drawn."""
+    return st.session_state.get(key, st.session_state.get(_SAVED + key, default))
 
 
 def set_widget(key: str, value: Any) -> None:

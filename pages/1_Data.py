@@ -26,22 +26,43 @@ def sample_frame(name: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Checking the data…", max_entries=32)
 def validation_report(_frame: pd.DataFrame, source_key: str, text_column: str | None, label_column: str | None,
-                      name: str) -> tlcore.ValidationReport:
-    """The validation report, cached on the file (bytes digest, name, sheet, merges) and the chosen columns.
+                      name: str, _test_frame: pd.DataFrame | None = None, test_key: str = "",
+                      test_name: str | None = None) -> tlcore.ValidationReport:
+    """The validation report, cached on the file (bytes digest, name, sheet, merges) and the chosen columns,
+    and on the user's own test file (``test_key``: its bytes digest and name) when there is one.
 
-    ``_frame`` is not hashed (the leading underscore): ``source_key`` identifies it.
+    ``_frame`` and ``_test_frame`` are not hashed (the leading underscore): ``source_key`` and ``test_key``
+    identify them.
     """
-    return tlcore.validate(_frame, text_column, label_column, name=name)
+    return tlcore.validate(_frame, text_column, label_column, test_frame=_test_frame, name=name,
+                           test_name=test_name)
 
 
 def _forget_data() -> None:
     st.session_state[tlui.DATA_FRAME] = None
     st.session_state[tlui.DATA_NAME] = None
+    st.session_state[tlui.DATA_TEST] = None
 
 
 def _on_upload_change() -> None:
     uploaded = st.session_state.get("data_w_upload")
     st.session_state[tlui.DATA_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
+
+
+def _on_test_upload_change() -> None:
+    uploaded = st.session_state.get("data_w_test_upload")
+    st.session_state[tlui.DATA_TEST_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
+
+
+def _remove_test_file() -> None:
+    st.session_state[tlui.DATA_TEST_UPLOAD] = None
+    st.session_state[tlui.DATA_TEST] = None
+
+
+def _upload_types() -> list[str]:
+    suffixes = [suffix.lstrip(".") for suffix in tlcore.data.SUPPORTED_SUFFIXES]
+    suffixes.append("xls")  # not readable, but accepted so that the library can say how to convert it
+    return suffixes
 
 
 def _merge_key(source_key: str, label_column: str) -> str:
@@ -65,10 +86,8 @@ def choose_sample() -> tuple[pd.DataFrame, str, str]:
 
 
 def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
-    suffixes = [suffix.lstrip(".") for suffix in tlcore.data.SUPPORTED_SUFFIXES]
-    suffixes.append("xls")  # not readable, but accepted so that the library can say how to convert it
     uploaded = st.file_uploader(
-        "Labeled table", type=suffixes, key="data_w_upload", on_change=_on_upload_change,
+        "Labeled table", type=_upload_types(), key="data_w_upload", on_change=_on_upload_change,
         help="One row per example: a column with the text and a column with its label. CSV/TSV/TXT in "
              "UTF-8, UTF-16 or Windows-1252; JSON as a list of records; JSONL one record per line.")
     if uploaded is not None:
@@ -98,6 +117,47 @@ def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
     return frame, name, f"upload::{digest}::{name}::{sheet or ''}"
 
 
+def choose_test_file(text_column: str, label_column: str, merged: dict | None
+                     ) -> tuple[pd.DataFrame | None, tlcore.LabeledData | None, str, str | None]:
+    """The optional expander "Use your own test file": (test frame, its labeled rows, cache key, file name).
+
+    The test file must have the training file's text and label columns; without one (or when it cannot be
+    read) the frame and rows are None and the Train page holds out a stratified share of the data instead.
+    """
+    stored = st.session_state.get(tlui.DATA_TEST_UPLOAD)
+    with st.expander("Use your own test file", icon=":material/fact_check:", expanded=stored is not None):
+        st.caption(f"Score every run on a file of your own instead of a stratified hold-out of the data above. "
+                   f"It needs the same columns: text in `{text_column}`, label in `{label_column}`.")
+        uploaded = st.file_uploader("Test file", type=_upload_types(), key="data_w_test_upload",
+                                    on_change=_on_test_upload_change,
+                                    help="Labeled rows kept apart for testing, in the same format as the "
+                                         "training file. Leave empty to hold out test rows from the data.")
+        if uploaded is not None:
+            st.session_state[tlui.DATA_TEST_UPLOAD] = stored = (uploaded.getvalue(), uploaded.name)
+        if stored is None:
+            return None, None, "", None
+        raw, test_name = stored
+        if uploaded is None:
+            st.caption(f"Using **{test_name}**, uploaded earlier.")
+            st.button("Remove the test file", icon=":material/delete:", key="data_test_remove",
+                      on_click=_remove_test_file)
+        test_key = f"test::{hashlib.sha256(raw).hexdigest()[:16]}::{test_name}"
+        try:
+            test_frame = parse_upload(raw, test_name)
+            if merged and label_column in test_frame.columns:  # the label merges of the training file apply to its test file too
+                test_frame = tlcore.merge_labels(test_frame, label_column, merged)
+            test_data = tlcore.to_labeled(test_frame, text_column, label_column, name=test_name)
+        except tlcore.TLCoreError as exc:
+            st.error(tlui.page_message(str(exc)), icon=":material/error:")
+            return None, None, "", test_name
+        skipped = len(test_frame) - len(test_data)
+        st.caption(f"Test rows: **{len(test_data):,}** from **{test_name}**"
+                   + (f" ({skipped:,} rows without a text or a label are skipped)" if skipped else "")
+                   + ". Runs are scored on these rows; the data above is split into training and validation only.")
+        return test_frame, test_data, f"{test_key}::merged={json.dumps(merged, sort_keys=True) if merged else ''}", \
+            test_name
+
+
 def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) -> None:
     try:
         guess_text, guess_label = tlcore.guess_columns(frame)
@@ -124,10 +184,12 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) ->
     if merged:
         frame = tlcore.merge_labels(frame, label_column, merged)
     check_key = f"{source_key}::merged={json.dumps(merged, sort_keys=True) if merged else ''}"
+    test_frame, test_data, test_key, test_name = choose_test_file(str(text_column), str(label_column), merged)
 
     st.subheader("Check")
     try:
-        report = validation_report(frame, check_key, text_column, label_column, name)
+        report = validation_report(frame, check_key, text_column, label_column, name, test_frame, test_key,
+                                   test_name if test_frame is not None else None)
     except tlcore.TLCoreError as exc:
         report = None
         st.error(tlui.page_message(str(exc)))
@@ -154,6 +216,9 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) ->
     st.session_state[tlui.DATA_NAME] = name
     st.session_state[tlui.DATA_TEXT_COLUMN] = text_column
     st.session_state[tlui.DATA_LABEL_COLUMN] = label_column
+    st.session_state[tlui.DATA_TEST] = None if test_data is None else {
+        "data": test_data, "name": test_name, "data_name": name, "text_column": text_column,
+        "label_column": label_column}
 
     counts = data.class_counts()
     st.subheader("Classes and text lengths")
@@ -177,7 +242,8 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) ->
                    f"counts differently). {longer:,} of {len(data):,} texts are longer than {tlui.TOKEN_LIMIT} "
                    "tokens, the training default max length (dashed line), and would be cut.")
 
-    if report is not None and report.errors:
+    unusable_test = test_name is not None and test_data is None  # a test file that cannot be read
+    if (report is not None and report.errors) or unusable_test:
         st.page_link(tlui.TRAIN_PAGE, label="This data cannot be used for training until the errors above are "
                                              "fixed", icon=":material/block:", disabled=True)
     else:

@@ -89,13 +89,20 @@ def method_settings(entry, area, advanced) -> tuple[dict, list[str]]:
     return tlcore.method_options(entry.name, values, strict=False), errors
 
 
-def split_settings(area, advanced) -> dict:
+def split_settings(area, advanced, test: dict | None = None) -> dict:
+    """The split widgets; with the user's own test file (``test``) there is no test size to choose."""
     first, second, third, fourth = area.columns(4, vertical_alignment="bottom")
-    test_size = first.number_input(
-        "Test size", min_value=0.01, max_value=1_000_000.0, step=0.05, format="%g",
-        help="Rows held out for testing: a fraction (below 1) or a number of rows (1 or more). Runs are "
-             "comparable only when they are scored on the same test rows (same data, test size and split "
-             "seed).", **tlui.remember(tlui.TRAIN_W_TEST_SIZE, 0.2))
+    if test is None:
+        test_size = first.number_input(
+            "Test size", min_value=0.01, max_value=1_000_000.0, step=0.05, format="%g",
+            help="Rows held out for testing: a fraction (below 1) or a number of rows (1 or more). Runs are "
+                 "comparable only when they are scored on the same test rows (same data, test size and split "
+                 "seed).", **tlui.remember(tlui.TRAIN_W_TEST_SIZE, 0.2))
+    else:  # the widget is not drawn: its saved value stays for when the test file is removed
+        test_size = tlui.remembered(tlui.TRAIN_W_TEST_SIZE, 0.2)
+        first.markdown(f"**Test rows:** your file {test['name']}",
+                       help="Set on the Data page (Use your own test file); remove it there to hold out "
+                            "test rows from the data instead.")
     split_seed = second.number_input("Split seed", min_value=0, step=1,
                                      help="Seed of the stratified train/validation/test split.",
                                      **tlui.remember(tlui.TRAIN_W_SPLIT_SEED, 0))
@@ -118,17 +125,26 @@ def split_settings(area, advanced) -> dict:
             "per_class": None if use_all else int(per_class)}
 
 
-def split_preview(data: tlcore.LabeledData, split: dict) -> tlcore.Split | None:
-    """One line on what the split will hold; None (with the reason shown) when it cannot be made."""
+def split_preview(data: tlcore.LabeledData, split: dict, test: dict | None = None) -> tlcore.Split | None:
+    """One line on what the split will hold; None (with the reason shown) when it cannot be made.
+
+    With the user's own test file (``test``) the test rows are that file's and ``data`` gives training and
+    validation rows only.
+    """
     try:
-        made = tlcore.make_split(data, test_size=split["test_size"], val_size=split["val_size"],
-                                 split_seed=split["split_seed"], per_class=split["per_class"])
+        made = tlcore.make_split(data, None if test is None else test["data"], test_size=split["test_size"],
+                                 val_size=split["val_size"], split_seed=split["split_seed"],
+                                 per_class=split["per_class"])
     except tlcore.TLCoreError as exc:
         st.error(str(exc))
         return None
     per_class = ", ".join(f"{label} {n}" for label, n in made.train.class_counts().items())
+    if test is None:
+        tests = f"**{len(made.test):,}** test rows"
+    else:
+        tests = f"Test rows: your file **{test['name']}** ({len(made.test):,} rows)"
     st.caption(f"Split: **{len(made.train):,}** training rows ({per_class}) · **{len(made.val):,}** validation · "
-               f"**{len(made.test):,}** test rows.")
+               f"{tests}.")
     return made
 
 
@@ -206,10 +222,10 @@ def show_plan(spec: tlcore.ModelSpec, entry, options: dict, made: tlcore.Split) 
                                "the CPU.")
 
 
-def start_run(config: tlcore.RunConfig, data: tlcore.LabeledData) -> None:
+def start_run(config: tlcore.RunConfig, data: tlcore.LabeledData, test: tlcore.LabeledData | None = None) -> None:
     store = tlcore.RunStore()
     try:
-        run = tlcore.create_run(config, data, store=store)
+        run = tlcore.create_run(config, data, test=test, store=store, sample_seed=0)
     except tlcore.TLCoreError as exc:
         st.error(str(exc))
         return
@@ -254,9 +270,14 @@ def setup(blocking: bool) -> None:
         st.page_link(tlui.DATA_PAGE, label="Fix the data choice", icon=":material/table:")
         return
     counts = data.class_counts()
+    test = tlui.own_test()
     info, link = st.columns([4, 1])
+    tested = "" if test is None else f" · test file {test['name']} ({len(test['data']):,} rows)"
     info.markdown(f"**Data:** {name} — {len(data):,} rows, {len(counts)} classes · text column `{text_column}` · "
-                  f"label column `{label_column}`")
+                  f"label column `{label_column}`{tested}")
+    if test is None and st.session_state.get(tlui.DATA_TEST_UPLOAD) is not None:
+        info.caption(":material/warning: Your own test file cannot be used with this data (see the Data page): "
+                     "test rows are held out from the data instead.")
     with link:
         st.page_link(tlui.DATA_PAGE, label="Change data", icon=":material/edit:")
 
@@ -271,10 +292,10 @@ def setup(blocking: bool) -> None:
     method_area, split_area = st.container(), st.container()
     advanced = st.expander("Advanced", icon=":material/tune:")
     options, errors = method_settings(entry, method_area, advanced)
-    split = split_settings(split_area, advanced)
+    split = split_settings(split_area, advanced, test)
     for error in errors:
         st.error(error)
-    made = split_preview(data, split)
+    made = split_preview(data, split, test)
     splittable = made is not None
     with panel:
         method_panel(spec, entry, options, made)
@@ -289,7 +310,7 @@ def setup(blocking: bool) -> None:
     if st.button("Start run", type="primary", icon=":material/play_arrow:", disabled=reason is not None):
         config = tlcore.RunConfig(model=spec.name, method=entry.name, method_options=options, data_name=name,
                                   text_column=text_column, label_column=label_column, **split)
-        start_run(config, data)
+        start_run(config, data, None if test is None else test["data"])
     if reason:
         st.caption(reason)
 
