@@ -309,7 +309,8 @@ def setup(blocking: bool) -> None:
         reason = "Fix the settings above first."
     if st.button("Start run", type="primary", icon=":material/play_arrow:", disabled=reason is not None):
         config = tlcore.RunConfig(model=spec.name, method=entry.name, method_options=options, data_name=name,
-                                  text_column=text_column, label_column=label_column, **split)
+                                  text_column=text_column, label_column=label_column,
+                                  test_name=None if test is None else test["name"], **split)
         start_run(config, data, None if test is None else test["data"])
     if reason:
         st.caption(reason)

@@ -133,3 +133,5 @@ def test_own_test_and_validation_files_are_used_as_given(runs_dir, tmp_path):
     config = lib.RunStore(runs_dir).get(payload["run_id"]).config()
     assert (config["text_column"], config["label_column"]) == ("review", "stars")  # guessed, then recorded
     assert config["split"]["separate_val_file"] and config["split"]["separate_test_file"]
+    assert (config["test_name"], config["val_name"]) == ("test.csv", "val.csv")
+    assert "test: test.csv" in lib.RunStore(runs_dir).get(payload["run_id"]).config_yaml()

@@ -216,8 +216,8 @@ def _apply_config_file(args) -> None:
             raise UsageError(f"config file {args.config!r} must hold key: value settings, not a "
                              f"{type(settings).__name__}.")
     options = dict(settings.get("method_options") or {})
-    for key in ("train", "model", "method", "text_column", "label_column", "test_size", "split_seed", "per_class",
-                "device", "val_size"):
+    for key in ("train", "test", "val", "model", "method", "text_column", "label_column", "test_size",
+                "split_seed", "per_class", "device", "val_size"):
         if getattr(args, key, None) is None and settings.get(key) is not None:
             setattr(args, key, settings[key])
     if args.seed is None and "seed" in options:
@@ -267,7 +267,8 @@ def _run_one(args, method: str, data, test, val, strict: bool) -> dict:
                        data_name=Path(args.train).name, text_column=args.text_column,
                        label_column=args.label_column, test_size=args.test_size,
                        split_seed=args.split_seed, per_class=args.per_class, device=args.device,
-                       val_size=args.val_size)
+                       val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
+                       val_name=Path(args.val).name if args.val else None)
     run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed, val=val)
     echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
     if echo:

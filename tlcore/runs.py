@@ -101,6 +101,8 @@ class RunConfig:
     split_seed: int = 0
     per_class: int | None = None
     device: str = "auto"
+    test_name: str | None = None  # a separate test file's name (then test_size is not used)
+    val_name: str | None = None  # a separate validation file's name
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -215,6 +217,9 @@ class Run:
         config = self.config()
         settings = RunConfig.from_dict(config).to_dict()
         settings["train"] = config.get("data_name", "data.csv")
+        for role in ("test", "val"):  # separate files: re-run with the same files
+            if settings.get(f"{role}_name"):
+                settings[role] = settings[f"{role}_name"]
         header = (f"# TransferLab run {self.id}\n# Re-run: tlcore run --config this.yaml --train "
                   f"{settings['train']}  (flags override these values)\n")
         return header + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
