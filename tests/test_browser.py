@@ -178,6 +178,9 @@ def test_upload_train_twice_and_compare(browser_page, upload_file):
 
         go("Data")
         page.get_by_test_id("stRadio").get_by_text("Upload a file").click()
+        # Wait for the rerun the radio caused to finish drawing the uploader: a file handed to an
+        # uploader that is being replaced is lost (seen once in CI).
+        expect(page.get_by_text("Upload a table with a text column")).to_be_visible()
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload_file))
         expect(page.get_by_text(f"Preview of {upload_file.name}")).to_be_visible()
         expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
