@@ -1,7 +1,6 @@
 """The user's own test file: uploaded on the Data page (optional), used by the Train page's split (AppTest)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
