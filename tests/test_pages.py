@@ -69,7 +69,7 @@ def test_pages_import_no_ml_framework():
     """Pages only lay out widgets and call tlcore: torch, transformers and peft stay in the workers."""
     import ast
 
-    for path in [ROOT / "app.py", ROOT / "tlui.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "tlui").glob("*.py")), *sorted((ROOT / "pages").glob("*.py"))]:
         tree = ast.parse(path.read_text())
         names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for alias in node.names}

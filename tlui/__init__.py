@@ -1,0 +1,21 @@
+"""Helpers shared by the TransferLab pages: session state, option widgets, charts, formatting.
+
+Only Streamlit, plotly and tlcore's light facade are used here: no torch, transformers or peft (models run in
+the worker processes that tlcore starts). Pages stay thin: they lay out widgets, call tlcore and these helpers,
+always through this package (``import tlui``; ``tlui.loss_figure(...)``).
+
+| module | job |
+| --- | --- |
+| ``state`` | page paths, session-state keys, widgets that keep their value across pages |
+| ``options`` | method option widgets built from the registry; filling the Train page from a run |
+| ``fmt`` | durations, counts, run labels |
+| ``run_view`` | a run's status badge, progress line and headline metrics |
+| ``charts`` | plotly figures |
+| ``data_view`` | a validation report on the Data page |
+"""
+from .charts import *  # noqa: F401,F403
+from .data_view import *  # noqa: F401,F403
+from .fmt import *  # noqa: F401,F403
+from .options import *  # noqa: F401,F403
+from .run_view import *  # noqa: F401,F403
+from .state import *  # noqa: F401,F403

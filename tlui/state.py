@@ -1,0 +1,106 @@
+"""Pages, session-state keys and the helpers that keep widget values across page visits."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+# -- pages (paths relative to app.py; Streamlit finds pages/ by itself) ---------------------------
+HOME_PAGE = "app.py"
+DATA_PAGE = "pages/1_Data.py"
+TRAIN_PAGE = "pages/2_Train.py"
+COMPARE_PAGE = "pages/3_Compare.py"
+RUNS_PAGE = "pages/4_Runs.py"
+NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (DATA_PAGE, "Data", ":material/table:"),
+              (TRAIN_PAGE, "Train", ":material/model_training:"),
+              (COMPARE_PAGE, "Compare", ":material/leaderboard:"), (RUNS_PAGE, "Runs", ":material/history:"))
+
+# -- session state: page-prefixed keys; values that outlive a page visit -------------------------
+DATA_FRAME = "data_frame"  # the chosen table (pandas DataFrame) or None
+DATA_NAME = "data_name"  # file name, recorded in each run's config
+DATA_TEXT_COLUMN = "data_text_column"
+DATA_LABEL_COLUMN = "data_label_column"
+DATA_UPLOAD = "data_upload"  # (bytes, file name) of the last upload; the uploader forgets it on page change
+DATA_TEST_UPLOAD = "data_test_upload"  # (bytes, file name) of the user's own test file, or None
+# The own test file in the chosen columns, or None: {"data": LabeledData, "name": file name, "data_name",
+# "text_column", "label_column": the training data it was read for (the Train page uses it only for those)}.
+DATA_TEST = "data_test"
+TRAIN_RUNS = "train_runs"  # ids of the runs started in this session, oldest first
+TRAIN_PREFILLED = "train_prefilled"  # {run_id, data_name, data_ok} after "Duplicate into Train"
+TRAIN_RECOMMENDATION = "train_recommendation"  # the Recommend button's last answer, with the split it was for
+DATA_SOURCES = ("Sample dataset", "Upload a file")  # the Data page's source choice
+# Widget keys that another page sets ("Duplicate into Train" on the Runs page fills the Train page's widgets).
+DATA_W_SOURCE, DATA_W_SAMPLE = "data_w_source", "data_w_sample"
+TRAIN_W_MODEL, TRAIN_W_METHOD = "train_w_model", "train_w_method"
+TRAIN_W_TEST_SIZE, TRAIN_W_VAL_SIZE, TRAIN_W_SPLIT_SEED = "train_w_test_size", "train_w_val_size", "train_w_split_seed"
+TRAIN_W_PER_CLASS, TRAIN_W_USE_ALL = "train_w_per_class", "train_w_use_all"
+
+_SAVED = "_saved::"
+
+
+def page_setup(title: str) -> None:
+    """Call first on every page: page config, session defaults and the sidebar's page links.
+
+    The built-in page list is hidden (client.showSidebarNavigation = false in .streamlit/config.toml) because
+    it would label the home page "app"; these links give each page its name and icon instead.
+    """
+    st.set_page_config(page_title=f"{title} · TransferLab" if title != "Home" else "TransferLab",
+                       page_icon=":material/science:", layout="wide")
+    init_state()
+    with st.sidebar:
+        st.markdown("### :material/science: TransferLab")
+        for page, label, icon in NAVIGATION:
+            st.page_link(page, label=label, icon=icon, width="stretch")
+
+
+def init_state() -> None:
+    """Create the shared keys once per session (the setdefault pattern)."""
+    for key, default in ((DATA_FRAME, None), (DATA_NAME, None), (DATA_TEXT_COLUMN, None),
+                         (DATA_LABEL_COLUMN, None), (DATA_UPLOAD, None), (DATA_TEST_UPLOAD, None),
+                         (DATA_TEST, None), (TRAIN_RUNS, [])):
+        st.session_state.setdefault(key, default)
+
+
+def _save_widget(key: str) -> None:
+    st.session_state[_SAVED + key] = st.session_state[key]
+
+
+def remember(key: str, default: Any, options: list | None = None) -> dict:
+    """Widget kwargs that keep its value when the user leaves the page and comes back.
+
+    Streamlit drops a widget's state when its page is not shown; we keep a copy under another key and
+    seed the widget from it. Pass the result as ``**remember(...)`` and give the widget no default value.
+    """
+    value = st.session_state.get(key, st.session_state.get(_SAVED + key, default))
+    if options is not None and value not in options:
+        value = default
+    st.session_state[key] = value
+    st.session_state[_SAVED + key] = value
+    return {"key": key, "on_change": _save_widget, "args": (key,)}
+
+
+def own_test() -> dict | None:
+    """The user's own test file (see DATA_TEST) when it was read for the data and columns chosen now."""
+    test = st.session_state.get(DATA_TEST)
+    if not test:
+        return None
+    chosen = tuple(st.session_state.get(key) for key in (DATA_NAME, DATA_TEXT_COLUMN, DATA_LABEL_COLUMN))
+    if st.session_state.get(DATA_FRAME) is None or chosen != (test["data_name"], test["text_column"],
+                                                                test["label_column"]):
+        return None
+    return test
+
+
+def remembered(key: str, default: Any) -> Any:
+    """The value of a ``remember``-ed widget, also while it is not drawn."""
+    return st.session_state.get(key, st.session_state.get(_SAVED + key, default))
+
+
+def set_widget(key: str, value: Any) -> None:
+    """Give a ``remember``-ed widget a new value from code: in a callback, or on a page where it is not shown.
+
+    Both the widget's key and its saved copy change, so the widget shows the value the next time it is drawn.
+    (Streamlit refuses a change to the key of a widget already drawn in this script run: use a callback.)
+    """
+    st.session_state[key] = value
+    st.session_state[_SAVED + key] = value
