@@ -5,7 +5,8 @@ home page and the CLI's light commands stay fast; models load only when a method
 """
 from .data import (SUPPORTED_SUFFIXES, DataWarning, LabeledData, Split, guess_columns, make_split, read_table,
                    row_numbers, to_labeled)
-from .errors import ConfigError, DatasetError, ExportError, MethodError, ModelError, RunError, TLCoreError
+from .errors import (ConfigError, DatasetError, ExportError, MethodError, ModelError, ResourceError, RunError,
+                     TLCoreError)
 from .evaluate import classification_metrics
 from .experiment import create_run, method_options
 from .export import export_run
@@ -27,8 +28,8 @@ __all__ = [
     "has_gpu", "is_available", "Issue", "LabeledData", "list_methods", "list_models", "list_samples",
     "LIVE_STATES", "load_method", "load_sample", "make_split", "merge_labels", "method_options", "MethodConfig",
     "MethodError", "MethodPlan", "ModelError", "ModelSpec", "plan_method", "predict_file", "predict_frame",
-    "PredictionReport", "read_table", "recommend", "Recommendation", "register_method", "resolve_model",
-    "row_numbers", "Run", "RunConfig", "RunError", "RunStore", "RunSummary", "Sample", "sample_path", "Split",
+    "PredictionReport", "read_table", "recommend", "Recommendation", "register_method", "ResourceError",
+    "resolve_model", "row_numbers", "Run", "RunConfig", "RunError", "RunStore", "RunSummary", "Sample", "sample_path", "Split",
     "start_worker", "SUPPORTED_SUFFIXES", "TLCoreError", "to_labeled", "TrainingConfig", "validate",
     "ValidationReport", "write_csv",
 ]

@@ -32,3 +32,7 @@ class RunError(TLCoreError):
 
 class ExportError(TLCoreError):
     """The export destination cannot be used, or the run cannot be exported."""
+
+
+class ResourceError(TLCoreError):
+    """The machine lacks what a run needs (memory, disk space) — refused before work would be lost."""

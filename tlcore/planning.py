@@ -91,6 +91,51 @@ def _counts(folder: str, method: str, n_labels: int, options_json: str) -> tuple
     return trainable, total, total - embedding
 
 
+def parameter_counts(folder: Path, method: str, n_labels: int, config) -> tuple[int, int]:
+    """(trainable, total) parameters of ``method`` with its config on the model in ``folder``."""
+    trainable, total, _ = _counts(str(folder), method, n_labels, json.dumps(config.to_dict(), sort_keys=True))
+    return trainable, total
+
+
+@dataclass
+class FlopEstimate:
+    """Floating-point operations of a run: what learning costs and what predicting the test texts costs."""
+
+    training: float
+    prediction: float
+    formula: str
+
+    @property
+    def total(self) -> float:
+        return self.training + self.prediction
+
+
+def estimate_flops(kind: str, method: str, compute_params: int, trainable: int, total: int, tokens: float,
+                   n_train: int, n_test: int, passes: float, shots: int = 0, n_labels: int = 2) -> FlopEstimate:
+    """FLOPs of one (model, method) run; planning uses it before a run, the compute footprint
+    (tlcore.checks.footprint) after it, with the run's measured tokens and passes.
+
+    A forward pass costs 2 FLOPs (a multiply and an add) per non-embedding weight per token.
+    ``passes``: passes over the training rows (epochs) for methods that take gradient steps.
+    """
+    flops_per_token = 2 * compute_params  # one forward pass
+    if kind == "decoder" and method in ("zero-shot", "few-shot"):
+        shots = shots if method == "few-shot" else 0
+        # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
+        return FlopEstimate(flops_per_token * shots * n_labels * (tokens + 8),
+                            flops_per_token * (tokens + 12) * n_test,
+                            "2 x params x (query + label tokens) per test text")
+    if not get_method(method).method_cls.trains or method == "linear-probe":
+        return FlopEstimate(flops_per_token * tokens * (n_train if method == "linear-probe" else 0),
+                            flops_per_token * tokens * n_test, "2 x params x tokens per text (one forward pass)")
+    # Backward costs ~2x forward; adapters skip the frozen weights' gradients (~1x instead of 2x).
+    backward = 2 if trainable > total / 2 else 1
+    return FlopEstimate(flops_per_token * tokens * n_train * passes * (1 + backward),
+                        flops_per_token * tokens * n_test,
+                        f"2 x params x tokens x ({1 + backward} per training pass x {passes:g} epochs + 1 per "
+                        "prediction)")
+
+
 def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: int, mean_tokens: float = 32,
                 options: dict | None = None) -> MethodPlan:
     """Trainable parameters and a rough wall-time estimate for one (model, method) on data of this size."""
@@ -102,22 +147,12 @@ def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: in
                                                                                           sort_keys=True))
     max_length = getattr(config, "max_length", 128)
     tokens = min(mean_tokens, max_length)
-    flops_per_token = 2 * compute_params  # one forward pass
     epochs = 0
-    if spec.kind == "decoder" and method in ("zero-shot", "few-shot"):
-        shots = getattr(config, "shots", 0) if method == "few-shot" else 0
-        # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
-        flops = flops_per_token * (tokens + 12) * n_test + flops_per_token * shots * n_labels * (tokens + 8)
-        formula = "2 x params x (query + label tokens) per test text"
-    elif not entry.method_cls.trains or method == "linear-probe":
-        flops = flops_per_token * tokens * (n_test + (n_train if method == "linear-probe" else 0))
-        formula = "2 x params x tokens per text (one forward pass)"
-    else:
+    if entry.method_cls.trains and method != "linear-probe":
         epochs = resolve_epochs(getattr(config, "epochs", 1), n_train, getattr(config, "batch_size", 16))
-        # Backward costs ~2x forward; adapters skip the frozen weights' gradients (~1x instead of 2x).
-        backward = 2 if trainable > total / 2 else 1
-        flops = flops_per_token * tokens * (n_train * epochs * (1 + backward) + n_test)
-        formula = f"2 x params x tokens x ({1 + backward} per training pass x {epochs} epochs + 1 per prediction)"
+    estimate = estimate_flops(spec.kind, method, compute_params, trainable, total, tokens, n_train, n_test, epochs,
+                              shots=getattr(config, "shots", 0), n_labels=n_labels)
+    flops, formula = estimate.total, estimate.formula
     # Plus starting a worker, importing torch and loading the model (measured here: ~10 s / ~20 s).
     seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (20 if spec.kind == "decoder" else 10)
     return MethodPlan(method=method, model=model, trainable_params=int(trainable), total_params=int(total),

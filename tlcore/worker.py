@@ -5,8 +5,10 @@ Every outcome ends in status.json: succeeded, cancelled, or failed with a readab
 """
 from __future__ import annotations
 
+import errno
 import os
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -15,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import TLCoreError
+from .errors import ResourceError, TLCoreError
 from .evaluate import classification_metrics, predicted_labels
 from .methods import Callback, check_supported, get_method
 from .models import choose_device, model_folder, resolve_model
+from .resources import estimate_memory
 from .runs import Run, run_slot, write_json_atomic
 
 
@@ -85,6 +88,7 @@ def _execute(run: Run, echo=None) -> dict:
         split = run.split()
         device = choose_device(config.get("device", "auto"))
         folder = model_folder(spec, progress=echo)
+        _check_memory(folder, config, len(split.labels), method_config, device)
         method = entry.method_cls(method_config, spec, folder, split.labels, device)
 
         run.update_status(stage="training" if entry.method_cls.trains else "preparing")
@@ -133,19 +137,47 @@ def _execute(run: Run, echo=None) -> dict:
         run.update_status(status="failed", finished=time.time(),
                           error="out of memory; try a smaller batch size, max length or model")
         raise
-    except Exception as exc:  # an internal failure: keep the traceback in the run for the bug report
-        (run.path / "traceback.txt").write_text(traceback.format_exc())
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _internal_failure(run, exc)
+        # The disk filled up while saving: drop what was half-written (it would look usable and it holds
+        # the space), then record the failure, which now fits.
+        for partial in ("artifacts", "predictions.csv", ".predictions.csv.tmp", "metrics.json"):
+            target = run.path / partial
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         run.update_status(status="failed", finished=time.time(),
-                          error=f"internal error: {type(exc).__name__}: {exc} (details in traceback.txt)")
-        raise
+                          error=f"the disk is full ({exc.strerror} while writing {exc.filename or 'the run'}); "
+                                "free some space (or point TLCORE_RUNS_DIR at a bigger disk) and run again")
+        raise ResourceError(f"the disk is full: {exc.strerror}") from exc
+    except Exception as exc:
+        return _internal_failure(run, exc)
+
+
+def _internal_failure(run: Run, exc: Exception):
+    """Keep the traceback in the run for the bug report, mark the run failed, re-raise."""
+    (run.path / "traceback.txt").write_text(traceback.format_exc())
+    run.update_status(status="failed", finished=time.time(),
+                      error=f"internal error: {type(exc).__name__}: {exc} (details in traceback.txt)")
+    raise exc
+
+
+def _check_memory(folder: Path, config: dict, n_labels: int, method_config, device: str) -> None:
+    """Refuse, before loading, a run whose weights and optimizer state cannot fit in the free memory."""
+    if device != "cpu":  # GPU memory is another budget; torch reports its own out-of-memory clearly
+        return
+    from .planning import parameter_counts
+
+    trainable, total = parameter_counts(folder, config["method"], n_labels, method_config)
+    estimate = estimate_memory(total, trainable, runtime_loaded=True)
+    if not estimate.fits:
+        raise ResourceError(estimate.message(f"{config['method']} on {config['model']}"))
 
 
 def _write_predictions(path: Path, texts, gold, predicted, proba: np.ndarray, labels) -> None:
     frame = pd.DataFrame({"text": texts, "gold": gold, "predicted": predicted,
                           "correct": [g == p for g, p in zip(gold, predicted)],
-                          "confidence": proba.max(axis=1)})
-    for i, label in enumerate(labels):
-        frame[f"p_{label}"] = proba[:, i]
+                          "confidence": proba.max(axis=1),
+                          **{f"p_{label}": proba[:, i] for i, label in enumerate(labels)}})
     tmp = path.with_name(".predictions.csv.tmp")
     frame.to_csv(tmp, index=False)
     os.replace(tmp, path)
