@@ -5,6 +5,8 @@ from typing import Any
 
 import streamlit as st
 
+from .auth import password_gate
+
 # -- pages (paths relative to app.py; Streamlit finds pages/ by itself) ---------------------------
 HOME_PAGE = "app.py"
 DATA_PAGE = "pages/1_Data.py"
@@ -46,6 +48,7 @@ def page_setup(title: str) -> None:
     """
     st.set_page_config(page_title=f"{title} · TransferLab" if title != "Home" else "TransferLab",
                        page_icon=":material/science:", layout="wide")
+    password_gate()  # a no-op unless a password is configured (serving the app to a team)
     init_state()
     with st.sidebar:
         st.markdown("### :material/science: TransferLab")
