@@ -1,7 +1,7 @@
 """Zero-shot: no labeled example is used.
 
 - encoder: cosine similarity of the text's embedding to each label's embedding (its name, or a
-  description the user wrote).
+  description the user wrote), calibrated like the decoder's scores.
 - decoder: the log-likelihood of each label as the answer to an instruction prompt, with
   calibration: raw scores of a small LM favour one label, so each label's mean score over the
   evaluated texts is subtracted ("batch calibration"), or the score of a content-free input
@@ -31,7 +31,7 @@ class ZeroShotConfig(MethodConfig):
     label_descriptions: dict = option({}, "Optional text per label used instead of its name, e.g. "
                                           "{'ABBR': 'abbreviation'}.")
     instruction: str = option(DEFAULT_INSTRUCTION, "Decoder prompt; {labels} is replaced by the label list.")
-    calibration: str = option("auto", "Decoder score calibration: batch (subtract each label's mean score; "
+    calibration: str = option("auto", "Score calibration: batch (subtract each label's mean score; "
                                       "assumes balanced classes), prior (batch, plus the log class frequency of "
                                       "the training labels), contextual (subtract the score of 'N/A'), none, or "
                                       "auto (batch when classes are balanced, else prior).",
@@ -44,6 +44,14 @@ class ZeroShotConfig(MethodConfig):
         if "{labels}" not in self.instruction:
             from ..errors import ConfigError
             raise ConfigError("the instruction must contain {labels}, where the label names are inserted.")
+
+
+def resolve_calibration(mode: str, class_prior: list[float] | None) -> str:
+    """The calibration "auto" stands for: batch when classes are balanced, prior when one class dominates."""
+    if mode != "auto":
+        return mode
+    imbalanced = class_prior is not None and max(class_prior) > 1.5 / len(class_prior)
+    return "prior" if imbalanced else "batch"
 
 
 class PromptScoring(Method):
@@ -65,25 +73,36 @@ class PromptScoring(Method):
     def _decoder_proba(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
         progress = (lambda d, t: callback.on_progress("scoring", d, t)) if callback else None
         scores = self.scorer.score(texts, progress=progress, should_stop=callback.should_stop if callback else None)
-        mode = self.config.calibration
-        if mode == "auto":
-            mode = "prior" if self._imbalanced() else "batch"
+        return self._calibrated_proba(scores, self.scorer.content_free_scores)
+
+    def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
+        progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
+        vectors = embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
+
+        def content_free() -> np.ndarray:
+            return embed(["N/A"], str(self.folder), self.device)[0] @ class_vectors.T / self.config.temperature
+
+        return self._calibrated_proba(vectors @ class_vectors.T / self.config.temperature, content_free)
+
+    def _calibrated_proba(self, scores: np.ndarray, content_free) -> np.ndarray:
+        """Scores (texts x labels, log-probability-like) → probabilities, calibrated as the config says.
+
+        Both model kinds share it: a cosine-similarity classifier is as biased towards some label names as a
+        small LM is (minilm zero-shot on SMS spam: 68 % uncalibrated, 83 % with the prior; few-shot
+        prototypes 64 % → 87 %).
+        """
+        mode = resolve_calibration(self.config.calibration, getattr(self, "class_prior", None))
         if mode in ("batch", "prior"):
-            if len(texts) >= MIN_CALIBRATION_BATCH or self.calibration_means is None:
+            if len(scores) >= MIN_CALIBRATION_BATCH or getattr(self, "calibration_means", None) is None:
                 self.calibration_means = scores.mean(axis=0).tolist()
             scores = scores - np.asarray(self.calibration_means)
             if mode == "prior":
                 scores = scores + np.log(np.asarray(self.class_prior))
         elif mode == "contextual":
-            if self.calibration_means is None:
-                self.calibration_means = self.scorer.content_free_scores().tolist()
+            if getattr(self, "calibration_means", None) is None:
+                self.calibration_means = np.asarray(content_free()).tolist()
             scores = scores - np.asarray(self.calibration_means)
         return scores_to_proba(scores)
-
-    def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
-        progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
-        vectors = embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
-        return scores_to_proba(vectors @ class_vectors.T / self.config.temperature)
 
     def _record_prior(self, train: LabeledData, val: LabeledData | None = None) -> None:
         """Class frequencies (label counts only, never texts), for prior-corrected calibration.
@@ -94,10 +113,6 @@ class PromptScoring(Method):
         source = val if val is not None and len(val) >= 2 * len(self.labels) else train
         counts = np.array([source.labels.count(label) for label in self.labels], dtype=float) + 1.0
         self.class_prior = (counts / counts.sum()).tolist()
-
-    def _imbalanced(self) -> bool:
-        prior = getattr(self, "class_prior", None)
-        return prior is not None and max(prior) > 1.5 / len(prior)
 
     def _state(self) -> dict:
         return {"calibration_means": getattr(self, "calibration_means", None),
