@@ -49,6 +49,9 @@ def _read_bytes(source, name: str | None, max_bytes: int) -> tuple[bytes, str]:
             raise DatasetError(f"data file {str(path)!r} does not exist; check the path.")
         if path.is_dir():
             raise DatasetError(f"{str(path)!r} is a folder; give a data file such as train.csv.")
+        if not path.is_file():  # a device (/dev/zero never ends), a pipe or a socket
+            raise DatasetError(f"{str(path)!r} is not a regular file (a device, pipe or socket); give a data file "
+                               "such as train.csv.")
         size = path.stat().st_size
         if size > max_bytes:
             raise DatasetError(f"{name} is {_mb(size)}; {limit_text}")
