@@ -81,3 +81,24 @@ def test_other_flags_refuse_hostile_values(flag, value, expected, sample_csv, ca
 ])
 def test_run_and_file_arguments_refuse_hostile_values(argv, capsys, runs_dir):
     assert_refused(argv, capsys, runs_dir)
+
+
+def test_local_model_folder_with_only_pickle_weights_is_refused(sample_csv, tmp_path, capsys, runs_dir):
+    folder = tmp_path / "downloaded-model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert", "architectures": ["BertModel"]}')
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # a pickle: loading it could run code
+    argv = ["run", "--train", str(sample_csv), "--model", str(folder), "--method", "zero-shot"]
+    message = assert_refused(argv, capsys, runs_dir)
+    assert "safetensors" in message and "pickle" in message and "pytorch_model.bin" in message
+
+
+def test_remote_code_is_never_trusted():
+    """No model or tokenizer load may opt into running code shipped with a model folder."""
+    from pathlib import Path
+
+    import tlcore
+
+    sources = Path(tlcore.__file__).parent.rglob("*.py")
+    offenders = [str(p) for p in sources if "trust_remote_code=True" in p.read_text(encoding="utf-8")]
+    assert not offenders, offenders
