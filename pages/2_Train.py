@@ -349,13 +349,12 @@ def show_run(run_id: str, polling: bool) -> None:
             st.caption("Cancel requested: the run stops at its next step.")
 
     metrics = (run.metrics() or {}) if state == "succeeded" else {}
-    figure = tlui.loss_figure(events, kept_epoch=metrics.get("best_epoch") if metrics.get("early_stopped") else None)
-    if figure is not None:
-        evals = [e for e in events if e.get("type") == "eval"]
-        if evals:
-            st.caption(f"Validation after epoch {evals[-1]['epoch']}: loss {evals[-1]['val_loss']:.4f}, "
-                       f"accuracy {evals[-1]['val_accuracy']:.1%}")
-        st.plotly_chart(figure, width="stretch", key=f"train_loss::{run.id}", config={"displayModeBar": False})
+    evals = [e for e in events if e.get("type") == "eval"]
+    if evals:
+        st.caption(f"Validation after epoch {evals[-1]['epoch']}: loss {evals[-1]['val_loss']:.4f}, "
+                   f"accuracy {evals[-1]['val_accuracy']:.1%}")
+    tlui.run_charts(events, key=f"train_charts::{run.id}", live=state in tlcore.LIVE_STATES,
+                    kept_epoch=metrics.get("best_epoch") if metrics.get("early_stopped") else None)
 
     if state == "succeeded":
         show_metrics(metrics, events)

@@ -144,6 +144,10 @@ def actions(run: tlcore.Run, state: str, config: dict | None) -> None:
                   help="Open the Train page with this run's model, method, options and split."):
         tlui.prefill_train(run.id, config)
         st.switch_page(tlui.TRAIN_PAGE)
+    if row.button("Use this run", icon=":material/play_circle:", key="runs_use", disabled=state != "succeeded",
+                  help="Open the Use page with this run: try it on your own text, label a file, export it."):
+        st.session_state[tlui.USE_RUN] = run.id
+        st.switch_page(tlui.USE_PAGE)
     try:
         yaml_text, yaml_problem = run.config_yaml(), None
     except Exception as exc:  # damaged config, or no YAML library: say so on the button
@@ -185,9 +189,7 @@ def live_view(run_id: str, polling: bool) -> None:
     st.progress(0 if fraction is None else min(1.0, max(0.0, fraction)), text=text)
     if run.cancel_requested:
         st.caption("Cancel requested: the run stops at its next step.")
-    figure = tlui.loss_figure(events)
-    if figure is not None:
-        st.plotly_chart(figure, width="stretch", key=f"runs_loss_live::{run_id}", config={"displayModeBar": False})
+    tlui.run_charts(events, key=f"runs_live::{run_id}", live=True)
 
 
 def details(run_id: str, summary: tlcore.RunSummary | None) -> None:
@@ -241,10 +243,9 @@ def details(run_id: str, summary: tlcore.RunSummary | None) -> None:
                 tlui.show_metrics(metrics, events)
             else:
                 st.warning("The run succeeded but wrote no metrics.json.")
-        figure = tlui.loss_figure(events, kept_epoch=metrics.get("best_epoch") if metrics.get("early_stopped") else None)
-        if figure is not None:
-            st.plotly_chart(figure, width="stretch", key=f"runs_loss::{run_id}", config={"displayModeBar": False})
-        elif state == "succeeded" and metrics.get("trainable_params") == 0:
+        tlui.run_charts(events, key=f"runs_charts::{run_id}", live=False,
+                        kept_epoch=metrics.get("best_epoch") if metrics.get("early_stopped") else None)
+        if state == "succeeded" and metrics.get("trainable_params") == 0:
             st.caption("No training curve: this method does not train.")
 
     if config is not None:

@@ -173,7 +173,7 @@ def test_upload_train_twice_and_compare(browser_page, upload_file):
         page.goto(ui.url)
         expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
         expect(page.get_by_role("link", name=re.compile("3 · Compare"))).to_be_visible()
-        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(5)
+        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(6)  # Home, 5 pages
         shot("1-home")
 
         go("Data")
@@ -204,8 +204,8 @@ def test_upload_train_twice_and_compare(browser_page, upload_file):
         expect(page.get_by_text(re.compile(r"training rows \(ham 16, spam 1\d\)"))).to_be_visible()
         ui.button("Start run").click()
         expect(main.get_by_role("heading", name="Earlier runs in this session")).to_be_visible()
-        chart = page.get_by_test_id("stPlotlyChart")
-        expect(chart).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        # The loss chart, then the learning-rate / throughput one.
+        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
         shot("5-lora-chart")
         expect(page.get_by_role("link", name=re.compile("Compare with other runs"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
         expect(main.get_by_role("heading", name="Last run")).to_be_visible()
@@ -219,7 +219,8 @@ def test_upload_train_twice_and_compare(browser_page, upload_file):
         expect(table).to_contain_text("lora")
         expect(table).to_contain_text("zero-shot")
         expect(table).to_contain_text("majority class (ham)")
-        expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
+        page.get_by_role("tab", name="Confusion matrices").click()
+        expect(page.get_by_test_id("stPlotlyChart").filter(visible=True)).to_have_count(1)  # both runs in one grid
         shot("7-compare")
 
     import tlcore
@@ -289,3 +290,57 @@ def test_method_panel_recommend_and_runs_page(browser_page):
         expect(page.get_by_text(f"Deleted run {run.id}.")).to_be_visible()
         expect(page.get_by_text(re.compile("No runs yet"))).to_be_visible()
         assert not run.path.exists()
+
+
+# Points of the loss chart's raw train-loss line, read from the plotly element the browser drew.
+TRAIN_POINTS_JS = """() => {
+    for (const plot of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        const trace = (plot.data || []).find(t => t.name === 'train loss');
+        if (trace) return trace.x.length;
+    }
+    return 0;
+}"""
+
+
+def test_train_page_live_loss_curve_grows(browser_page):
+    """A real LoRA run started from the Train page: the live chart gains points while it trains; then cancel it."""
+    from playwright.sync_api import expect
+
+    ui, runs = browser_page
+    page, main = ui.page, ui.main
+    with ui.failure_shot():
+        page.goto(ui.url)
+        expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
+        ui.go("Data")  # the first sample is chosen by default
+        expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("400")
+        ui.go("Train")
+        ui.choose("Method", "lora")
+        ui.number("Epochs (0 = auto)", 100)  # far more than the test waits for: it cancels the run
+        ui.number("Batch size", 4)
+        ui.number("Training rows per class", 8)
+        expect(page.get_by_text(re.compile(r"training rows \(ham 8, spam 8\)"))).to_be_visible()
+        ui.button("Start run").click()
+        expect(main.get_by_role("heading", name="Current run")).to_be_visible()
+
+        page.wait_for_function(f"({TRAIN_POINTS_JS})() >= 2", timeout=RUN_TIMEOUT_MS)
+        first = page.evaluate(TRAIN_POINTS_JS)
+        expect(page.get_by_test_id("stButtonGroup")).to_contain_text("Epochs")  # the x-axis choice
+        ui.shot("live-1")
+        # The fragment redraws the chart every 1.5 s; a step (or an epoch's validation) may take a while here.
+        page.wait_for_function(f"({TRAIN_POINTS_JS})() > {first}", timeout=RUN_TIMEOUT_MS)
+        second = page.evaluate(TRAIN_POINTS_JS)
+        assert second > first
+        expect(page.get_by_test_id("stProgress")).to_contain_text("Training: step")
+        ui.shot("live-2")
+
+        ui.button("Cancel run").click()
+        expect(page.get_by_text("The run was cancelled.")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(main.get_by_role("heading", name="Last run")).to_be_visible()
+        ui.shot("live-3-cancelled")
+
+    import tlcore
+
+    (summary,) = tlcore.RunStore(runs).summaries()
+    assert (summary.method, summary.status) == ("lora", "cancelled")
+    trained = [e for e in tlcore.RunStore(runs).get(summary.id).events() if e["type"] == "train"]
+    assert len(trained) >= second

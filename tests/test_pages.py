@@ -81,8 +81,9 @@ def test_pages_import_no_ml_framework():
 def test_home_renders_with_links_and_no_runs(tmp_path, monkeypatch):
     at = app(tmp_path / "runs", monkeypatch)
     assert at.title[0].value == "TransferLab"
-    assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare", "All runs"]
-    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare", "Runs"]
+    assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare", "4 · Use",
+                                                                 "All runs"]
+    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare", "Runs", "Use"]
     assert "No runs yet" in texts(at.markdown)
     assert "lora" in texts(at.markdown)  # the fine-tuning methods come from the registry
 
@@ -237,7 +238,10 @@ def test_train_page_shows_a_live_run(tmp_path, monkeypatch):
     assert "Current run" in texts(at.subheader)
     progress = at.get("progress")[0]
     assert "step 3 of 4" in progress.proto.text and "left" in progress.proto.text
-    assert len(at.get("plotly_chart")) == 1
+    loss, rates = (chart_data(chart) for chart in at.get("plotly_chart"))
+    assert list(loss["train loss"]["x"]) == [1, 2, 3] and list(loss["validation loss"]["x"]) == [2]
+    assert "train loss (smoothed)" in loss
+    assert list(rates["learning rate"]["y"]) == [1e-3] * 3 and list(rates["examples/s"]["y"]) == [8.0] * 3
     assert "accuracy 75.0%" in texts(at.caption)
     start = next(button for button in at.button if button.label == "Start run")
     assert start.disabled  # one run at a time per session
@@ -246,6 +250,38 @@ def test_train_page_shows_a_live_run(tmp_path, monkeypatch):
     assert run.cancel_requested
     assert "Cancel requested" in texts(at.caption)
     assert not next(button for button in at.button if button.label == "Start run").disabled
+
+
+def chart_data(chart) -> dict:
+    """The traces of an st.plotly_chart element, by name."""
+    import json
+
+    return {trace.get("name"): trace for trace in json.loads(chart.proto.spec)["data"]}
+
+
+def test_train_page_polls_only_while_its_run_is_live(tmp_path, monkeypatch):
+    import streamlit
+
+    polls = []
+    original = streamlit.fragment
+
+    def spy(func=None, *, run_every=None):  # records how often the page asked to be redrawn
+        if getattr(func, "__name__", "") == "show_run":
+            polls.append(run_every)
+        return original(func, run_every=run_every)
+
+    monkeypatch.setattr(streamlit, "fragment", spy)
+    store = tlcore.RunStore(tmp_path / "runs")
+    data = tlcore.to_labeled(tlcore.load_sample("sms_spam"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="lora", per_class=8), data, store=store)
+    run.update_status(status="running", pid=os.getpid(), started=time.time(), stage="training")
+    at = app(store.root, monkeypatch, tlui.TRAIN_PAGE, **{tlui.TRAIN_RUNS: [run.id]})
+    assert polls == [1.5]
+    run.update_status(status="failed", error="stopped for the test", finished=time.time())
+    at.run()
+    assert not at.exception
+    assert polls[-1] is None  # a finished run is drawn once and left alone
+    assert "stopped for the test" in texts(at.error)
 
 
 def test_train_page_shows_a_queued_runs_place_in_the_queue(tmp_path, monkeypatch):
@@ -334,46 +370,3 @@ def test_train_page_shows_a_finished_run(finished_runs, monkeypatch):
     assert "Compare with other runs" in [link.value for link in at.main.get("page_link")]
     assert "Earlier runs in this session" in texts(at.subheader)
     assert len(at.dataframe) == 1
-
-
-# -- compare --------------------------------------------------------------------------------------------
-def test_compare_page_without_runs_links_to_train(tmp_path, monkeypatch):
-    at = app(tmp_path / "runs", monkeypatch, tlui.COMPARE_PAGE)
-    assert "No finished runs yet" in texts(at.info)
-    assert [link.value for link in at.main.get("page_link")] == ["Go to Train"]
-
-
-def test_compare_page_shows_the_latest_test_set(finished_runs, monkeypatch):
-    root, ids = finished_runs
-    at = app(root, monkeypatch, tlui.COMPARE_PAGE)
-    assert at.selectbox[0].label == "Test set"
-    assert len(at.selectbox[0].options) == 2  # two test sets: 40 rows (newest, first) and 30 rows
-    assert "40 test rows · 2 runs" in at.selectbox[0].options[0]
-    assert sorted(at.multiselect[0].value) == sorted(ids[1:])  # the newest group, all selected
-    table = at.dataframe[0].value
-    assert list(table["Method"][:2].sort_values()) == ["few-shot", "zero-shot"]
-    assert table["Method"].iloc[-1] == "majority class (ham)"
-    from sklearn.metrics import f1_score
-
-    run = tlcore.RunStore(root).get(ids[1])
-    gold = list(run.predictions()["gold"])
-    expected = f1_score(gold, ["ham"] * len(gold), labels=run.metrics()["labels"], average="macro", zero_division=0)
-    assert table["Macro-F1"].iloc[-1] == pytest.approx(expected)
-    assert {"Accuracy", "Macro-F1", "Trainable params", "Train time (s)", "Predict time / 1,000 (s)"} <= set(table)
-    assert len(at.get("plotly_chart")) == 2
-
-    at.multiselect[0].set_value([ids[2]]).run()
-    assert not at.exception
-    assert len(at.dataframe[0].value) == 2  # one run and the majority row
-    assert len(at.get("plotly_chart")) == 1
-
-
-def test_compare_page_groups_other_test_sets(finished_runs, monkeypatch):
-    root, ids = finished_runs
-    at = app(root, monkeypatch, tlui.COMPARE_PAGE)
-    fingerprint = tlcore.RunStore(root).get(ids[0]).config()["split"]["test_fingerprint"]
-    at.selectbox[0].select(fingerprint).run()
-    assert not at.exception
-    assert at.multiselect[0].value == [ids[0]]
-    assert "30 test rows · 1 run" in at.selectbox[0].options[1]
-    assert len(at.get("plotly_chart")) == 1

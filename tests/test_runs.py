@@ -1,4 +1,5 @@
-"""Runs in worker processes: they finish, cancel, survive a kill -9 as 'failed', and damage is reported."""
+"""Runs in worker processes: they finish (and an app restart shows them as they were), cancel, survive a kill -9
+as 'failed', and damage is reported."""
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def long_lora_run(data, runs_dir) -> tlcore.Run:
     return tlcore.create_run(config, data, store=tlcore.RunStore(runs_dir))
 
 
-def test_worker_process_runs_to_success(sms, runs_dir):
+def test_worker_process_runs_to_success(sms, runs_dir, monkeypatch):
     config = tlcore.RunConfig(model="minilm", method="lora", per_class=8, test_size=20,
                               method_options={"epochs": 2, "batch_size": 8, "max_length": 32})
     run = tlcore.create_run(config, sms, store=tlcore.RunStore(runs_dir))
@@ -44,6 +45,19 @@ def test_worker_process_runs_to_success(sms, runs_dir):
     assert metrics["n_test"] == 20 and 0 < metrics["trainable_params"] < metrics["total_params"]
     assert list(run.predictions().columns[:5]) == ["text", "gold", "predicted", "correct", "confidence"]
     assert (run.path / "artifacts" / "adapter" / "adapter_model.safetensors").exists()
+
+    # An app restart (a fresh session reading the folder) shows the history exactly as the worker left it.
+    from test_runs_page import chart_specs, runs_page, table, train_points
+
+    at = runs_page(runs_dir, monkeypatch)
+    row = table(at).set_index("Run").loc[run.id]
+    assert (row["Status"], row["Accuracy"], row["Macro-F1"]) == ("succeeded", metrics["accuracy"], metrics["macro_f1"])
+    at.selectbox(key="runs_w_open").set_value(run.id).run()
+    assert not at.exception, at.exception
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert shown["Accuracy"] == f"{metrics['accuracy']:.1%}" and shown["Macro-F1"] == f"{metrics['macro_f1']:.3f}"
+    assert train_points(chart_specs(at)[0]) == [1, 2, 3, 4]
+    assert json.loads(at.json[1].proto.body) == metrics  # the full metrics.json, as written
 
 
 def test_cancel_stops_at_the_next_step(sms, runs_dir):
@@ -126,3 +140,20 @@ def test_two_runs_started_together_queue_and_both_finish(sms, runs_dir, monkeypa
         assert final["status"] == "succeeded", final
         assert run.metrics()["n_test"] == 20
     assert first.status()["finished"] <= second.status()["started"]
+
+
+def test_same_config_and_seed_give_the_same_run_and_record_what_made_it(yelp, runs_dir):
+    store = tlcore.RunStore(runs_dir)
+    config = tlcore.RunConfig(model="minilm", method="lora", per_class=4, test_size=12, val_size=4,
+                              method_options={"epochs": 2, "batch_size": 4, "max_length": 32, "seed": 3})
+    first, second = (tlcore.create_run(config, yelp, store=store) for _ in range(2))
+    metrics = [tlcore.execute(run) for run in (first, second)]
+    losses = [[e["train_loss"] for e in run.events() if e["type"] == "train"] for run in (first, second)]
+    assert len(losses[0]) == 4 and losses[0] == losses[1]
+    assert metrics[0]["accuracy"] == metrics[1]["accuracy"] and metrics[0]["macro_f1"] == metrics[1]["macro_f1"]
+    assert first.predictions()["confidence"].tolist() == second.predictions()["confidence"].tolist()
+    recorded = first.config()
+    assert {"python", "torch", "transformers", "peft", "scikit-learn"} <= set(recorded["versions"])
+    assert recorded["versions"]["torch"] and recorded["versions"]["transformers"]
+    assert recorded["split"]["data_fingerprint"] == second.config()["split"]["data_fingerprint"]
+    assert recorded["split"]["test_fingerprint"] == metrics[0]["test_fingerprint"] == metrics[1]["test_fingerprint"]

@@ -145,7 +145,7 @@ def test_runs_page_opens_a_run(runs, monkeypatch):
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Accuracy"] == "85.0%" and metrics["Macro-F1"] == "0.800"
     assert "Stopped early at epoch 4 of 10; kept epoch 2's weights" in texts(at.info)
-    assert len(at.get("plotly_chart")) == 1  # the loss / validation chart
+    assert len(at.get("plotly_chart")) == 2  # the loss / validation chart; learning rate and throughput
     settings = json.loads(at.json[0].proto.body)
     assert settings["method"] == "lora" and settings["method_options"] == {"epochs": 10, "early_stopping": 2}
     assert {b.label for b in at.button} >= {"Duplicate into Train", "Delete"}
@@ -259,3 +259,124 @@ def test_runs_page_duplicates_a_run_into_train(runs, monkeypatch):
     assert at.number_input(key=tlui.option_key("lora", "epochs")).value == 10
     assert at.number_input(key=tlui.option_key("lora", "early_stopping")).value == 2
     assert at.number_input(key=tlui.option_key("lora", "r")).value == 8  # the default it ran with
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def train_points(spec: dict) -> list:
+    return next(trace["x"] for trace in spec["data"] if trace.get("name") == "train loss")
+
+
+def test_runs_page_plots_against_steps_or_epochs_and_remembers_the_choice(runs, monkeypatch):
+    root, ids = runs
+    at = runs_page(root, monkeypatch)
+    at.selectbox(key=OPEN).set_value(ids["lora"]).run()
+    control = at.segmented_control(key=tlui.CHART_W_X_AXIS)
+    assert control.value == "steps" and control.options == ["Steps", "Epochs"]
+    loss, rates = chart_specs(at)
+    assert loss["layout"]["xaxis"]["title"]["text"] == "training step"
+    assert [trace["name"] for trace in rates["data"]] == ["learning rate", "examples/s"]
+
+    control.set_value("epochs").run()
+    assert not at.exception
+    loss, rates = chart_specs(at)
+    assert loss["layout"]["xaxis"]["title"]["text"] == "epoch"
+    assert rates["layout"]["xaxis"]["title"]["text"] == "epoch"
+    assert "kept epoch 2" in json.dumps(loss)  # the early-stopping mark follows the axis
+
+    # The choice is the session's: the Train page plots the same run against epochs too.
+    at.session_state[tlui.TRAIN_RUNS] = [ids["lora"]]
+    at.switch_page(tlui.TRAIN_PAGE).run()
+    assert not at.exception
+    assert at.segmented_control(key=tlui.CHART_W_X_AXIS).value == "epochs"
+    assert chart_specs(at)[0]["layout"]["xaxis"]["title"]["text"] == "epoch"
+    at.switch_page(tlui.RUNS_PAGE).run()
+    at.selectbox(key=OPEN).set_value(ids["lora"]).run()
+    assert at.segmented_control(key=tlui.CHART_W_X_AXIS).value == "epochs"
+
+
+def test_a_live_run_survives_a_refresh_and_two_sessions_both_get_their_runs(tmp_path, monkeypatch):
+    """Two sessions start real runs at once (one trains, one waits its turn); new sessions (a page refresh)
+    show both, the live curve so far, and after cancelling, a fresh session (an app restart) shows the same history."""
+    from test_pages import app, with_data
+    from test_runs import wait_for
+
+    root = tmp_path / "live-runs"
+    monkeypatch.setenv("TLCORE_MAX_CONCURRENT_RUNS", "1")
+    store = tlcore.RunStore(root)
+    sessions = []
+    try:
+        # A LoRA run of many small steps (the test cancels it), as if chosen in the widgets.
+        choices = {**with_data(), tlui.TRAIN_W_METHOD: "lora", tlui.TRAIN_W_PER_CLASS: 8,
+                   tlui.option_key("lora", "epochs"): 100, tlui.option_key("lora", "batch_size"): 4,
+                   tlui.option_key("lora", "max_length"): 32}
+        for _ in range(2):  # two browser sessions, each starting a run
+            at = app(root, monkeypatch, tlui.TRAIN_PAGE, **choices)
+            assert "Split: **16** training rows (ham 8, spam 8)" in texts(at.caption)
+            next(b for b in at.button if b.label == "Start run").click().run()
+            assert not at.exception, at.exception
+            sessions.append(at)
+        ids = [at.session_state[tlui.TRAIN_RUNS] for at in sessions]
+        assert all(len(started) == 1 for started in ids) and ids[0] != ids[1]  # each session got its own run
+        runs = [store.get(started[0]) for started in ids]
+
+        def training() -> tlcore.Run | None:
+            return next((r for r in runs if len([e for e in r.events() if e["type"] == "train"]) >= 3), None)
+
+        live = wait_for(training)
+        waiting = next(r for r in runs if r is not live)
+        wait_for(lambda: waiting.status().get("stage") == "waiting for a free slot", timeout=60)
+
+        # A refresh: a new session of the Runs page lists both and shows the live curve with the points so far.
+        before = len([e for e in live.events() if e["type"] == "train"])
+        fresh = runs_page(root, monkeypatch)
+        rows = table(fresh).set_index("Run")
+        assert rows.loc[live.id, "Status"] == "running"
+        assert (rows.loc[waiting.id, "Status"], rows.loc[waiting.id, "Note"]) == ("queued", "queued — position 1")
+        fresh.selectbox(key=OPEN).set_value(live.id).run()
+        after = len([e for e in live.events() if e["type"] == "train"])
+        assert not fresh.exception, fresh.exception
+        assert "Training: step" in fresh.get("progress")[0].proto.text
+        loss, rates = chart_specs(fresh)
+        shown = train_points(loss)
+        assert before <= len(shown) <= after and shown == list(range(1, len(shown) + 1))
+        assert len(rates["data"][0]["x"]) == len(shown)
+
+        # The Train page of a new session offers to follow runs it did not start, and then shows the curve.
+        train = app(root, monkeypatch, tlui.TRAIN_PAGE)
+        assert "Runs in progress elsewhere" in texts(train.markdown)
+        follow = [b for b in train.button if b.label == "Follow"]
+        assert len(follow) == 2
+        next(b for b in follow if b.key == f"train_follow::{live.id}").click().run()
+        assert not train.exception, train.exception
+        assert train.session_state[tlui.TRAIN_RUNS] == [live.id]
+        assert len(train_points(chart_specs(train)[0])) >= len(shown)
+
+        # Cancel both: the queued one from the session that started it (first, so that it cannot start when
+        # the other stops), then the live one from the Runs page.
+        starter = sessions[runs.index(waiting)]
+        starter.run()
+        assert "Queued — position 1" in starter.get("progress")[0].proto.text
+        next(b for b in starter.button if b.label == "Cancel run").click().run()
+        assert not starter.exception, starter.exception
+        button(fresh, "Cancel run").click().run()
+        for run in runs:
+            final = wait_for(lambda: run.status()["status"] in tlcore.FINAL_STATES and run.status(), timeout=120)
+            assert final["status"] == "cancelled", final
+        assert waiting.status()["error"] == "cancelled while queued"
+    finally:
+        for run in store.runs():  # never leave a worker training after a failed test
+            if run.status().get("status") in tlcore.LIVE_STATES:
+                run.request_cancel()
+
+    # An app restart: a fresh session shows the cancelled run with its whole curve, as the files hold it.
+    restarted = runs_page(root, monkeypatch)
+    assert set(table(restarted)["Status"]) == {"cancelled"}
+    restarted.selectbox(key=OPEN).set_value(live.id).run()
+    assert "The run was cancelled: cancelled by the user" in texts(restarted.warning)
+    steps = [e["step"] for e in live.events() if e["type"] == "train"]
+    loss = chart_specs(restarted)[0]
+    assert train_points(loss) == steps and len(steps) >= len(shown)
+    assert loss["layout"]["xaxis"]["range"][1] == steps[-1] + 0.5  # it ends where the run stopped, not at step 400

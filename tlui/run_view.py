@@ -1,12 +1,15 @@
-"""A run's status badge, progress line and headline metrics."""
+"""A run's status badge, progress line, training charts and headline metrics."""
 from __future__ import annotations
 
 import time
 
 import streamlit as st
 
+from .charts import X_AXES, loss_figure, rates_figure
 from .fmt import fmt_count, fmt_seconds
+from .state import remember
 
+CHART_W_X_AXIS = "chart_w_x_axis"  # one choice per session, shared by the Train and Runs pages' charts
 
 STATUS_BADGES = {"queued": ("queued", "gray", ":material/schedule:"),
                  "running": ("running", "blue", ":material/progress_activity:"),
@@ -62,6 +65,28 @@ def progress_info(status: dict, events: list[dict], now: float | None = None,
     if stage == "training":
         return None, f"Training: starting…{in_stage} · {elapsed}"
     return None, f"{stage.capitalize()}…{in_stage} · {elapsed}"
+
+
+def run_charts(events: list[dict], key: str, live: bool, kept_epoch: int | None = None) -> None:
+    """A run's training charts: the loss curves, then learning rate and throughput, against steps or epochs.
+
+    ``key`` makes the charts' element keys unique to the run; nothing is drawn before the first event. A live
+    run's charts span its planned steps; a finished one's end at its last step (it may have been cancelled).
+    """
+    if not any(e.get("type") in ("train", "eval") for e in events):
+        return
+    x_axis = st.segmented_control(
+        "X axis", X_AXES, required=True, format_func=str.capitalize,
+        help="Plot the curves against training steps or epochs (fractions of an epoch between its ends); "
+             "validation points sit at the end of their epoch either way.",
+        **remember(CHART_W_X_AXIS, X_AXES[0], list(X_AXES)))
+    config = {"displayModeBar": False}
+    planned = live and kept_epoch is None
+    st.plotly_chart(loss_figure(events, kept_epoch, x_axis, planned), width="stretch", key=f"{key}::loss",
+                    config=config)
+    rates = rates_figure(events, x_axis, planned)
+    if rates is not None:
+        st.plotly_chart(rates, width="stretch", key=f"{key}::rates", config=config)
 
 
 def early_stop_note(metrics: dict, events: list[dict]) -> str | None:
