@@ -31,3 +31,18 @@ def classification_metrics(gold: Sequence[str], predicted: Sequence[str], labels
 
 def predicted_labels(proba: np.ndarray, labels: Sequence[str]) -> list[str]:
     return [labels[i] for i in proba.argmax(axis=1)]
+
+
+def majority_label(gold: Sequence[str]) -> str:
+    """The most common gold label (ties: the one seen first), what the majority baseline always predicts."""
+    return Counter(gold).most_common(1)[0][0]
+
+
+def row_normalized(matrix: Sequence[Sequence[int]]) -> list[list[float]]:
+    """Each row of a confusion matrix as shares of its gold class (the diagonal is per-class recall).
+
+    A class with no test rows gets a row of zeros rather than a division by zero.
+    """
+    array = np.asarray(matrix, dtype=float)
+    totals = array.sum(axis=1, keepdims=True)
+    return np.divide(array, totals, out=np.zeros_like(array), where=totals > 0).tolist()

@@ -103,6 +103,7 @@ class RunConfig:
     device: str = "auto"
     test_name: str | None = None  # a separate test file's name (then test_size is not used)
     val_name: str | None = None  # a separate validation file's name
+    group: str | None = None  # runs made together (a learning curve) share this id; None for a single run
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -263,6 +264,9 @@ class RunStore:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root else default_runs_dir()
+        if self.root.exists() and not self.root.is_dir():
+            raise RunError(f"the runs folder {str(self.root)!r} is not a folder; give a folder (it is created if "
+                           "missing) with --runs-dir or TLCORE_RUNS_DIR.")
 
     def create(self, config: RunConfig, split: Split) -> Run:
         self.root.mkdir(parents=True, exist_ok=True)
