@@ -1,5 +1,6 @@
 """Exports load with transformers / peft alone (a fresh Python that never imports tlcore) and predict what the
-run predicted; prompt-based runs export their JSON; no pickle ever; destinations are never overwritten."""
+run predicted; imported back into TransferLab they predict the same; prompt-based runs export their JSON; no
+pickle ever; destinations are never overwritten."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tlcore
@@ -81,6 +83,18 @@ def check_no_pickle(folder: Path) -> None:
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"))], names
 
 
+def check_imports_back(folder: Path, run: tlcore.Run, want: np.ndarray, tmp_path: Path) -> None:
+    """The export, imported into another runs folder, is a succeeded run that predicts what the app predicted."""
+    imported = tlcore.import_export(folder, tlcore.RunStore(tmp_path / "imported-runs"))
+    assert imported.status()["status"] == "succeeded" and imported.id != run.id
+    assert imported.config()["imported_from"]["run_id"] == run.id
+    assert imported.metrics()["accuracy"] == run.metrics()["accuracy"]
+    texts = run.predictions()["text"].tolist()
+    frame, _ = tlcore.predict_frame(imported, pd.DataFrame({"text": texts}))
+    labels = run.config()["labels"]
+    np.testing.assert_allclose(frame[[f"p_{label}" for label in labels]].to_numpy(dtype=float), want, atol=1e-4)
+
+
 def test_lora_export_loads_with_peft_alone_and_predicts_like_the_run(store, sms, tmp_path):
     run = finished_run(store, sms, "lora", epochs=1, max_length=32)
     folder = tlcore.export_run(run, tmp_path / "lora-export")
@@ -97,6 +111,7 @@ def test_lora_export_loads_with_peft_alone_and_predicts_like_the_run(store, sms,
     for heading in ("## Data", "## Test results", "## Intended use", "## Limits", "## How to load"):
         assert heading in readme
     assert run.config()["split"]["test_fingerprint"] in readme
+    assert "`transferlab/`" in readme and "*with the test texts*" in readme  # the card says what it holds
     assert f"Accuracy: **{run.metrics()['accuracy']:.3f}**" in readme
     texts, want = expected(run)
 
@@ -123,6 +138,7 @@ def test_lora_export_loads_with_peft_alone_and_predicts_like_the_run(store, sms,
     assert got["labels"] == ["ham", "spam"]
     np.testing.assert_allclose(np.asarray(got["peft_model"]), want, atol=1e-4)
     np.testing.assert_allclose(np.asarray(got["auto_peft"]), want, atol=1e-4)
+    check_imports_back(folder, run, want, tmp_path)
 
 
 def test_full_export_loads_with_transformers_alone_and_predicts_like_the_run(store, sms, tmp_path):
@@ -146,6 +162,7 @@ def test_full_export_loads_with_transformers_alone_and_predicts_like_the_run(sto
     got = run_fresh_python(program, tmp_path)
     assert got["labels"] == ["ham", "spam"]
     np.testing.assert_allclose(np.asarray(got["proba"]), want, atol=1e-4)
+    check_imports_back(folder, run, want, tmp_path)
 
 
 PROMPT_AND_PROBE = {"zero-shot": {"max_length": 64}, "few-shot": {"shots": 2, "max_length": 64},
@@ -157,7 +174,9 @@ def test_prompt_and_probe_exports_are_json_with_a_working_snippet(store, sms, tm
     for method, options in PROMPT_AND_PROBE.items():
         run = finished_run(store, sms, method, **options)
         folder = tlcore.export_run(run, tmp_path / f"{method}-export")
-        assert sorted(p.name for p in folder.iterdir()) == ["README.md", "labels.json", "method.json"]
+        assert sorted(p.name for p in folder.iterdir()) == ["README.md", "labels.json", "method.json", "transferlab"]
+        assert {p.name for p in (folder / "transferlab").iterdir()} == \
+            {"artifacts", "config.json", "metrics.json", "predictions.csv"}
         spec = json.loads((folder / "method.json").read_text())
         assert spec["method"] == method and spec["labels"] == ["ham", "spam"]
         assert spec["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and spec["max_length"] == 64
@@ -196,7 +215,10 @@ def test_export_never_overwrites_and_can_zip(zero_shot_run, tmp_path):
     archive = tlcore.export_run(zero_shot_run, tmp_path / "bundle", zip=True)
     assert archive == tmp_path / "bundle.zip" and not (tmp_path / "bundle").exists()
     with zipfile.ZipFile(archive) as zipped:
-        assert sorted(zipped.namelist()) == ["bundle/README.md", "bundle/labels.json", "bundle/method.json"]
+        names = sorted(zipped.namelist())
+    assert [n for n in names if not n.startswith("bundle/transferlab/")] == \
+        ["bundle/README.md", "bundle/labels.json", "bundle/method.json"]
+    assert "bundle/transferlab/config.json" in names and "bundle/transferlab/artifacts/method_state.json" in names
     with pytest.raises(tlcore.ExportError, match="already exists"):
         tlcore.export_run(zero_shot_run, tmp_path / "bundle", zip=True)
 

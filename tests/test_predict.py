@@ -50,7 +50,11 @@ def test_loaded_method_predicts_what_the_run_predicted(sentiment_run, sentiment_
 
 
 def test_batch_prediction_returns_every_row_in_order(sentiment_run, sentiment_method):
-    source = tlcore.read_table(shared_dataset("rt_polarity", "rt_polarity_all.csv")).head(1000)
+    # 1,000 movie-review rows of both classes (the file holds the positive ones first): 500 of each, interleaved.
+    table = tlcore.read_table(shared_dataset("rt_polarity", "rt_polarity_all.csv"))
+    halves = [table.head(500).reset_index(drop=True), table.tail(500).reset_index(drop=True)]
+    source = pd.concat(halves).sort_index(kind="stable").reset_index(drop=True)
+    assert source["label"].value_counts().to_dict() == {"positive": 500, "negative": 500}
     frame, report = tlcore.predict_frame(sentiment_run, source, method=sentiment_method)
     assert len(frame) == 1000 and report.rows == report.scored == 1000 and report.unscored == 0
     assert frame["text"].tolist() == source["text"].tolist() and frame["label"].tolist() == source["label"].tolist()
@@ -59,8 +63,8 @@ def test_batch_prediction_returns_every_row_in_order(sentiment_run, sentiment_me
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(frame["confidence"].to_numpy(dtype=float), proba.max(axis=1))
     assert set(frame["predicted"]) <= {"negative", "positive"}
-    # The first 1,000 rows are all positive reviews: zero-shot should get most of them.
-    assert (frame["predicted"] == "positive").mean() > 0.5
+    # A zero-shot run trained on restaurant reviews labels most movie reviews right.
+    assert (frame["predicted"] == frame["label"]).mean() > 0.6
 
 
 def test_rows_without_text_are_kept_and_reported(sentiment_run, tmp_path):

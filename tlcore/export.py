@@ -11,7 +11,9 @@
   needed to reproduce the predictions (prompt, label texts, shots, calibration means, linear head).
 
 Every export has a model card (README.md) with a working "How to load" snippet, and never holds a
-pickle file. The tokenizer's ``model_max_length`` is set to the length the run used, so
+pickle file. A ``transferlab/`` folder keeps the run's record (config.json, metrics.json, the test
+split's predictions.csv, events.jsonl and, for JSON methods, the method's own state files) so that
+``tlcore import`` can bring the export back as a run; nothing outside TransferLab needs it. The tokenizer's ``model_max_length`` is set to the length the run used, so
 ``truncation=True`` cuts texts exactly where training and evaluation did.
 """
 from __future__ import annotations
@@ -37,6 +39,10 @@ HUB_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2",
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 
 _TOKENIZER_DROP = ("is_local", "local_files_only")  # machine-specific loading flags, not tokenizer settings
+
+# The run's record inside an export, read back by tlcore.importing.
+RECORD_DIR = "transferlab"
+RECORD_FILES = ("config.json", "metrics.json", "predictions.csv", "events.jsonl")
 
 
 
@@ -102,6 +108,7 @@ def export_run(run: Run, to: str | Path, zip: bool = False) -> Path:  # noqa: A0
         else:
             _export_json(artifacts, staging, config)
         (staging / "labels.json").write_text(json.dumps(config["labels"], indent=2), encoding="utf-8")
+        _write_record(run, artifacts, staging / RECORD_DIR, kind)
         metrics = run.metrics() or {}
         (staging / "README.md").write_text(model_card(run, config, metrics, kind), encoding="utf-8")
         assert_no_pickle(staging)
@@ -144,6 +151,18 @@ def _zip_folder(folder: Path, target: Path, top: str) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_record(run: Run, artifacts: Path, dest: Path, kind: str) -> None:
+    """The run's own files, for ``tlcore import``; for JSON methods also the state files load() reads."""
+    dest.mkdir()
+    for name in RECORD_FILES:
+        if (run.path / name).is_file():
+            shutil.copy2(run.path / name, dest / name)
+    if kind == "json":
+        (dest / "artifacts").mkdir()
+        for path in artifacts.glob("*.json"):
+            shutil.copy2(path, dest / "artifacts" / path.name)
 
 
 # -- the three kinds of export --------------------------------------------------------------------
@@ -247,18 +266,20 @@ def method_spec(artifacts: Path, config: dict) -> dict:
     label_texts = {label: str(descriptions.get(label, label)) for label in labels}
     instruction = options.get("instruction", DEFAULT_INSTRUCTION)
     spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
+    from .methods.zero_shot import resolve_calibration
+
+    spec.update({"calibration": resolve_calibration(options.get("calibration", "auto"), state.get("class_prior")),
+                 "calibration_means": state.get("calibration_means"), "class_prior": state.get("class_prior")})
     if spec["model_kind"] == "encoder":
         spec.update({"temperature": options.get("temperature", 0.05),
                      "embedding": "mean of the last hidden states over non-padding tokens, L2-normalised",
-                     "scoring": "softmax(cosine(text, class vector) / temperature); class vector = the label "
-                                "text's embedding (zero-shot) or the normalised mean of the shots' embeddings "
-                                "(few-shot)"})
+                     "scoring": "cosine(text, class vector) / temperature, calibrated, then softmax; class vector = "
+                                "the label text's embedding (zero-shot) or the normalised mean of the shots' "
+                                "embeddings (few-shot)"})
     else:
         spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[l] for l in labels)),
-                     "calibration": options.get("calibration", "batch"),
-                     "calibration_means": state.get("calibration_means"),
                      "scoring": "sum of the log-probabilities of each label text (+ end-of-turn token) after "
-                                "the chat prompt, minus calibration_means, then softmax"})
+                                "the chat prompt, calibrated, then softmax"})
     if "shots" in state:
         spec["shots"] = state["shots"]
     return spec
@@ -441,6 +462,27 @@ def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: b
     return _encoder_snippet(config, base, bundled)
 
 
+# Shared by the encoder and decoder snippets: the same calibration as tlcore.methods.zero_shot.
+_SOFTMAX_AND_CALIBRATE = [
+    "def softmax(z):",
+    "    z = np.exp(z - z.max(axis=1, keepdims=True))",
+    "    return z / z.sum(axis=1, keepdims=True)",
+    "",
+    "",
+    "def calibrate(s):",
+    '    """Remove the bias of the scores towards some labels, as the run did (spec["calibration"])."""',
+    '    mode, means = spec["calibration"], spec["calibration_means"]',
+    '    if mode in ("batch", "prior"):  # each label\'s mean score over the run\'s test texts',
+    "        s = s - np.asarray(means)",
+    '        if mode == "prior":  # plus the log class frequency (for imbalanced classes)',
+    '            s = s + np.log(np.asarray(spec["class_prior"]))',
+    '    elif mode == "contextual":  # the score of a content-free input ("N/A")',
+    "        s = s - np.asarray(means)",
+    "    return s",
+    "",
+    "",
+]
+
 _EMBED = [
     "tokenizer = AutoTokenizer.from_pretrained(BASE)",
     "model = AutoModel.from_pretrained(BASE, dtype=torch.float32).eval()",
@@ -457,11 +499,7 @@ _EMBED = [
     "    return torch.nn.functional.normalize(pooled, dim=-1).numpy()",
     "",
     "",
-    "def softmax(z):",
-    "    z = np.exp(z - z.max(axis=1, keepdims=True))",
-    "    return z / z.sum(axis=1, keepdims=True)",
-    "",
-    "",
+    *_SOFTMAX_AND_CALIBRATE,
 ]
 
 
@@ -493,13 +531,13 @@ def _encoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
                 "", "",
                 "def predict_proba(texts):",
                 '    """Class probabilities, one row per text, columns in label order."""',
-                '    return softmax(embed(texts) @ class_vectors.T / spec["temperature"])']
+                '    return softmax(calibrate(embed(texts) @ class_vectors.T / spec["temperature"]))']
     else:
         body = ['class_vectors = embed([spec["label_texts"][label] for label in labels])',
                 "", "",
                 "def predict_proba(texts):",
                 '    """Class probabilities, one row per text, columns in label order."""',
-                '    return softmax(embed(texts) @ class_vectors.T / spec["temperature"])']
+                '    return softmax(calibrate(embed(texts) @ class_vectors.T / spec["temperature"]))']
     tail = ["", "", 'proba = predict_proba(["Your text here."])',
             "print(labels[proba[0].argmax()], proba[0].max())", "```", "", *_base_note(base, bundled)]
     return head + body + tail
@@ -555,6 +593,7 @@ def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
         'label_ids = [tokenizer(t + end, add_special_tokens=False)["input_ids"] for t in label_texts]',
         "",
         "",
+        *_SOFTMAX_AND_CALIBRATE,
         "def scores(text):",
         '    """log p(label text | prompt) for each label."""',
         "    prefix = render()",
@@ -571,14 +610,7 @@ def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
         "",
         "def predict_proba(texts):",
         '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
-        "    s = np.stack([scores(t) for t in texts])",
-        '    if spec["calibration"] == "batch":  # each label\'s mean score over a batch of 16+ texts',
-        '        s = s - (s.mean(0) if len(texts) >= 16 or spec["calibration_means"] is None',
-        '                 else np.asarray(spec["calibration_means"]))',
-        '    elif spec["calibration"] == "contextual":  # the score of a content-free input',
-        '        s = s - np.asarray(spec["calibration_means"] or scores("N/A"))',
-        "    z = np.exp(s - s.max(1, keepdims=True))",
-        "    return z / z.sum(1, keepdims=True)",
+        "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
         "",
         "",
         'proba = predict_proba(["Your text here."])',
@@ -590,7 +622,11 @@ def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
 
 def _files_section(kind: str) -> list[str]:
     common = ["- `labels.json`: the labels, in the order of the probability columns.",
-              "- `README.md`: this card."]
+              "- `README.md`: this card.",
+              f"- `{RECORD_DIR}/`: the TransferLab run's record (settings, test metrics, training curve, and the "
+              "test split's predictions *with the test texts*), so that `tlcore import` or the app's Use page can "
+              "load this export back as a run. Loading the model does not need it; delete it before sharing the "
+              "export if the test texts are private."]
     if kind == "peft":
         return ["- `adapter_config.json`, `adapter_model.safetensors`: the PEFT adapter and the trained "
                 "classification head (`modules_to_save`).",

@@ -5,12 +5,17 @@
 - ``predict_frame(run, frame)`` adds ``predicted``, ``confidence`` and one ``p_<label>`` column per
   class to a table. Rows without text are kept, with empty prediction cells, and counted in the
   report: nothing is dropped silently.
-- ``write_csv`` writes a table for spreadsheets, neutralising cells that would run as formulas.
+- ``predict_texts(method, texts)`` scores texts with an already loaded method without changing it, so
+  one loaded method can serve many callers (the app caches it across sessions).
+- ``write_csv`` / ``csv_bytes`` write a table for spreadsheets, neutralising cells that would run as formulas.
 
 Light at import time (no torch): models load inside the functions.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import os
 import re
 import time
@@ -158,6 +163,45 @@ def load_method(run: Run, device: str = "auto"):
     return method
 
 
+def predict_texts(method, texts: Sequence[str], callback=None, threads: int | None = None) -> np.ndarray:
+    """Class probabilities (one row per text, columns in the run's label order) from a loaded method.
+
+    The method is left as it was: decoder batch calibration recomputes its label means from any batch of
+    16+ texts and keeps them on the method, so a method shared by the app's sessions would otherwise
+    score one user's single text with the means of another user's file. Each call works on a shallow
+    copy (the weights and tokenizer are shared, not copied).
+
+    ``threads`` caps torch's CPU threads in the calling thread for this call. One short text gains
+    nothing from more; and when the cores are busy (a training worker beside the app) torch's threads
+    wait on each other: bench/playground_latency.py measured one text 5-35x faster with one thread.
+    """
+    with torch_threads(threads):
+        return np.asarray(copy.copy(method).predict_proba(list(texts), callback), dtype=float)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """At most ``count`` torch intra-op threads while the block runs (None: unchanged), then as before.
+
+    With OpenMP torch applies it to the calling thread: threads already running keep their count (a thread
+    that first uses torch during the block inherits it; that only changes its speed).
+    """
+    if count is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous <= count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 # -- tables ---------------------------------------------------------------------------------------
 
 def choose_text_column(frame: pd.DataFrame, text_column: str | None = None, preferred: str | None = None,
@@ -227,7 +271,7 @@ def predict_frame(run: Run, frame: pd.DataFrame, text_column: str | None = None,
     proba = np.zeros((0, len(labels)))
     if texts:
         method = method or load_method(run, device)
-        proba = np.asarray(method.predict_proba(texts, callback), dtype=float)
+        proba = predict_texts(method, texts, callback)
     out = frame.copy()
     new_columns = prediction_columns(labels)
     replaced = [c for c in new_columns if c in out.columns]
@@ -318,14 +362,26 @@ def neutralize_formula(value):
     return value
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as UTF-8 CSV with formula-like text cells neutralised; atomic (temp file, rename)."""
-    path = Path(path)
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralize_formula)
     safe.columns = [neutralize_formula(str(c)) for c in safe.columns]
+    return safe
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as UTF-8 CSV bytes with formula-like text cells neutralised (what ``write_csv`` writes)."""
+    buffer = io.StringIO()
+    _spreadsheet_safe(frame).to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as UTF-8 CSV with formula-like text cells neutralised; atomic (temp file, rename)."""
+    path = Path(path)
+    safe = _spreadsheet_safe(frame)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         safe.to_csv(tmp, index=False)

@@ -13,9 +13,11 @@ DATA_PAGE = "pages/1_Data.py"
 TRAIN_PAGE = "pages/2_Train.py"
 COMPARE_PAGE = "pages/3_Compare.py"
 RUNS_PAGE = "pages/4_Runs.py"
+USE_PAGE = "pages/5_Use.py"
 NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (DATA_PAGE, "Data", ":material/table:"),
               (TRAIN_PAGE, "Train", ":material/model_training:"),
-              (COMPARE_PAGE, "Compare", ":material/leaderboard:"), (RUNS_PAGE, "Runs", ":material/history:"))
+              (COMPARE_PAGE, "Compare", ":material/leaderboard:"), (RUNS_PAGE, "Runs", ":material/history:"),
+              (USE_PAGE, "Use", ":material/play_circle:"))
 
 # -- session state: page-prefixed keys; values that outlive a page visit -------------------------
 DATA_FRAME = "data_frame"  # the chosen table (pandas DataFrame) or None
@@ -29,6 +31,7 @@ DATA_TEST_UPLOAD = "data_test_upload"  # (bytes, file name) of the user's own te
 DATA_TEST = "data_test"
 TRAIN_RUNS = "train_runs"  # ids of the runs started in this session, oldest first
 TRAIN_PREFILLED = "train_prefilled"  # {run_id, data_name, data_ok} after "Duplicate into Train"
+USE_RUN = "use_run"  # a run id handed to the Use page ("Use this run" on the Runs page); the Use page pops it
 TRAIN_RECOMMENDATION = "train_recommendation"  # the Recommend button's last answer, with the split it was for
 DATA_SOURCES = ("Sample dataset", "Upload a file")  # the Data page's source choice
 # Widget keys that another page sets ("Duplicate into Train" on the Runs page fills the Train page's widgets).
