@@ -1,6 +1,6 @@
 """TransferLab: the Streamlit entry point (`streamlit run app.py`).
 
-It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare, 4_Runs). Nothing
+It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare, 4_Runs, 5_Use). Nothing
 heavy is imported here: tlcore's facade is light, and models load only in the worker processes of runs.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ st.markdown(
     "most methods keep the model frozen and learn a few small extra weights.\n\n"
     "Everything runs locally: bundled models, no downloads, runs saved to disk.")
 
-st.subheader("Three steps")
+st.subheader("Four steps")
 steps = (
     (tlui.DATA_PAGE, "1 · Data", ":material/table:",
      "Pick a sample dataset or upload a CSV, TSV, JSONL, JSON, Excel or Parquet file; choose its text "
@@ -32,9 +32,12 @@ steps = (
     (tlui.TRAIN_PAGE, "2 · Train", ":material/model_training:",
      "Choose a model and a method, start a run and watch its progress and loss curve."),
     (tlui.COMPARE_PAGE, "3 · Compare", ":material/leaderboard:",
-     "Put finished runs side by side: accuracy, macro-F1, cost and confusion matrices."),
+     "Put finished runs side by side: accuracy, calibration, per-example differences, learning curves, "
+     "transfer and fairness checks, and an HTML report."),
+    (tlui.USE_PAGE, "4 · Use", ":material/play_circle:",
+     "Try the winner on new text, label a whole file, or export it to load with transformers/peft alone."),
 )
-for column, (page, label, icon, text) in zip(st.columns(3), steps):
+for column, (page, label, icon, text) in zip(st.columns(4), steps):
     with column.container(border=True):
         st.page_link(page, label=label, icon=icon)
         st.caption(text)

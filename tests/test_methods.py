@@ -138,3 +138,21 @@ def test_auto_calibration_adds_the_class_prior_only_when_classes_are_imbalanced(
     imbalanced = predictions(["ham"] * 18 + ["spam"] * 2)
     assert balanced.sum() == 4  # batch calibration: the 4 spam-leaning texts go to spam
     assert imbalanced.sum() < balanced.sum()  # with a 90/10 prior, fewer texts are called spam
+
+
+def test_calibration_is_fixed_by_the_first_batch_so_rows_are_labelled_independently():
+    import numpy as np
+
+    entry = tlcore.get_method("zero-shot")
+    spec = resolve_model("smollm2-135m")
+    method = entry.method_cls(entry.config_cls(calibration="batch"), spec, model_folder(spec), ["ham", "spam"])
+    method._record_prior(tlcore.LabeledData(["x", "y"], ["ham", "spam"]))
+    method.scorer, method.calibration_means = FixedScores([[0.0, -0.2]] * 16 + [[0.0, 0.4]] * 4), None
+    method.predict_proba(["t"] * 20)  # the run's test split sets the means once
+    means = list(method.calibration_means)
+
+    method.scorer = FixedScores([[0.0, 0.1]] * 30)  # a later file whose rows all lean the same way
+    alone = np.asarray(method.predict_proba(["t"]))[0]
+    in_a_batch = np.asarray(method.predict_proba(["t"] * 30))[0]
+    assert method.calibration_means == means
+    assert np.allclose(alone, in_a_batch) and alone.argmax() == 1

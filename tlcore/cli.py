@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
+from .checks.commands import CHECK_COMMANDS, add_check_parsers
 from .data import guess_columns, read_table, to_labeled
 from .errors import TLCoreError
 from .experiment import create_run, method_options
@@ -30,14 +32,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def _positive_int(text: str) -> int:
+MAX_COUNT = 10**9  # above any real row count, step count or token limit
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32/64-bit: keep to the range both take
+
+
+def _whole_number(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {text[:40]}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1, MAX_COUNT)
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED)
 
 
 def _positive_float(text: str) -> float:
@@ -45,8 +59,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    if not math.isfinite(value) or not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
     return value
 
 
@@ -67,8 +81,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-class", type=_positive_int, help="sample N training rows per class (after the test split)")
     p.add_argument("--test-size", type=_positive_float,
                    help="test hold-out: a fraction below 1 or a row count (default 0.2)")
-    p.add_argument("--split-seed", type=int, help="seed of the train/val/test split (default 0)")
-    p.add_argument("--seed", type=int, help="seed of sampling, shots and training (default 0)")
+    p.add_argument("--split-seed", type=_seed, help="seed of the train/val/test split (default 0)")
+    p.add_argument("--seed", type=_seed, help="seed of sampling, shots and training (default 0)")
     p.add_argument("--shots", type=_positive_int, help="few-shot: examples per class (K)")
     p.add_argument("--epochs", type=_positive_int, help="fine-tuning: passes over the training rows")
     p.add_argument("--lr", type=_positive_float, help="fine-tuning: peak learning rate")
@@ -111,9 +125,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--method", help="see `tlcore methods`; required")
     p.add_argument("--config", help="a run's settings as YAML (the app's 'Download config'); flags override it")
-    p = sub.add_parser("compare", help="run several methods on the same test split")
+    p = sub.add_parser(
+        "compare", help="compare finished runs, run several methods on one test split, or a learning curve",
+        description="Three forms. (1) tlcore compare RUN_ID RUN_ID ... compares finished runs (see `tlcore runs`); "
+                    "they must share a test split (exit 2 names the runs of each test set otherwise). (2) tlcore "
+                    "compare --train DATA --model M --methods a,b runs each method on one test split. (3) tlcore "
+                    "compare --learning-curve --train DATA --model M --method M2 --sizes 8,16,32,all --seeds 3 runs "
+                    "M2 at each size (examples per class) with each seed on the same test rows, one run after "
+                    "another, plus zero-shot and few-shot references (reused when already run on those rows), and "
+                    "prints one JSON document: points (per_class, seed, accuracy, macro_f1, run_id), summary (per "
+                    "size: mean and std of accuracy across seeds, macro_f1_mean, macro_f1_std) and references.")
+    p.add_argument("runs", nargs="*", metavar="RUN_ID", help="finished runs to compare (form 1)")
     _add_data_args(p)
-    p.add_argument("--methods", default=DEFAULT_COMPARE, help=f"comma-separated (default {DEFAULT_COMPARE})")
+    p.add_argument("--methods", default=None, help=f"form 2: comma-separated (default {DEFAULT_COMPARE})")
+    p.add_argument("--learning-curve", action="store_true", help="form 3: run a learning curve, print it as JSON")
+    p.add_argument("--method", dest="curve_method", metavar="METHOD",
+                   help="form 3: the method to run at each size (one that trains)")
+    p.add_argument("--sizes", help="form 3: examples per class, comma-separated, 'all' for every training row "
+                                   "(default 8,16,32,... below the smallest class, and all)")
+    p.add_argument("--seeds", type=_positive_int, default=3,
+                   help="form 3: seeds per size, counting up from --seed (default 3)")
+    p.add_argument("--references", default="zero-shot,few-shot",
+                   help="form 3: reference methods on the same test rows, or 'none' (default zero-shot,few-shot)")
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--json", action="store_true")
@@ -133,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zip", action="store_true", help="write one .zip file instead of a folder")
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p = sub.add_parser("import", help="bring an export (folder or .zip from `tlcore export`) back as a run")
+    p.add_argument("path", metavar="PATH", help="the export: a folder or .zip written by `tlcore export`")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_check_parsers(sub)  # evaluate, slices, probe, footprint (tlcore/checks/commands.py)
     return parser
 
 
@@ -291,9 +329,70 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _cmd_compare(args) -> int:
+def _compare_runs(args) -> int:
+    """Form 1: finished runs that share a test split, side by side."""
+    from .comparison import comparison_records, load_comparison, majority_metrics
+
+    given = [flag for flag, value in (("--train", args.train), ("--methods", args.methods),
+                                      ("--learning-curve", args.learning_curve), ("--model", args.model)) if value]
+    if given:
+        raise UsageError(f"give run ids to compare finished runs, or {', '.join(given)} to make new ones, not both.")
+    comparison = load_comparison(args.runs, RunStore(args.runs_dir))
+    records = comparison_records(comparison)
+    if args.json:
+        _print_json(records)
+        return 0
+    print(f"test rows: {comparison.n_test} (split {comparison.test_fingerprint})")
+    for record in records:
+        print(_summary_line(record))
+    majority = majority_metrics(comparison)
+    print(f"{'majority class':<14} {majority['label']:<14} accuracy {majority['accuracy']:.3f}  "
+          f"macro-F1 {majority['macro_f1']:.3f}  (always predicts the most common test class)")
+    return 0
+
+
+def _compare_curve(args) -> int:
+    """Form 3: a learning curve, run here one run after another; one JSON document on stdout."""
+    from .data import make_split
+    from .learning_curve import default_sizes, parse_sizes, run_learning_curve
+
+    if not args.curve_method:
+        raise UsageError("--learning-curve needs --method, a method that trains (e.g. linear-probe or lora).")
+    for flag, value in (("--per-class", args.per_class), ("--methods", args.methods)):
+        if value:
+            raise UsageError(f"{flag} does not apply to --learning-curve; give the sizes with --sizes and the "
+                             "method with --method.")
+    args.method = args.curve_method
     _apply_config_file(args)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    references = [] if args.references.strip().lower() == "none" else [
+        m.strip() for m in args.references.split(",") if m.strip()]
+    data, test, val = _load(args)
+    if args.sizes:
+        sizes = parse_sizes(args.sizes)
+    else:
+        split = make_split(data, test, test_size=args.test_size, val_size=args.val_size, split_seed=args.split_seed,
+                           val=val)
+        sizes = default_sizes(split.train.class_counts())
+    base = RunConfig(model=args.model, method=args.method, method_options=_options(args, args.method, True),
+                     data_name=Path(args.train).name, text_column=args.text_column, label_column=args.label_column,
+                     test_size=args.test_size, split_seed=args.split_seed, device=args.device,
+                     val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
+                     val_name=Path(args.val).name if args.val else None)
+    echo = None if args.quiet else (lambda m: print(f"[curve] {m}", file=sys.stderr, flush=True))
+    payload = run_learning_curve(base, data, sizes, [args.seed + i for i in range(args.seeds)],
+                                 RunStore(args.runs_dir), test, val, references,
+                                 reference_options=lambda method: _options(args, method, False), echo=echo)
+    _print_json(payload)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    if args.runs:
+        return _compare_runs(args)
+    if args.learning_curve:
+        return _compare_curve(args)
+    _apply_config_file(args)
+    methods = [m.strip() for m in (args.methods or DEFAULT_COMPARE).split(",") if m.strip()]
     if not methods:
         raise UsageError("--methods is empty; give a comma-separated list such as zero-shot,few-shot,lora.")
     from .methods import check_supported, get_method
@@ -364,9 +463,26 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    from .importing import import_export
+
+    run = import_export(args.path, RunStore(args.runs_dir))
+    config, metrics = run.config(), run.metrics() or {}
+    payload = {"run_id": run.id, "path": str(run.path), "source": args.path,
+               "original_run_id": config["imported_from"].get("run_id"), "model": config["model"],
+               "method": config["method"], "labels": config["labels"], "accuracy": metrics.get("accuracy"),
+               "macro_f1": metrics.get("macro_f1")}
+    if args.json:
+        _print_json(payload)
+    else:
+        accuracy = f", test accuracy {payload['accuracy']:.3f}" if payload["accuracy"] is not None else ""
+        print(f"imported {args.path} as run {run.id} ({config['method']}, {config['model']}{accuracy})")
+    return 0
+
+
 COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
             "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs, "predict": _cmd_predict,
-            "export": _cmd_export}
+            "export": _cmd_export, "import": _cmd_import, **CHECK_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

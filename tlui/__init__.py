@@ -19,3 +19,6 @@ from .fmt import *  # noqa: F401,F403
 from .options import *  # noqa: F401,F403
 from .run_view import *  # noqa: F401,F403
 from .state import *  # noqa: F401,F403
+from .use_view import *  # noqa: F401,F403  (the Use page: playground, batch prediction, export, import)
+from . import compare_view  # noqa: F401  (the Compare page: tables, charts, examples, learning curves, report)
+from .checks_view import render_checks  # noqa: F401  (the Compare page: out-of-domain, slices, probe, footprint)

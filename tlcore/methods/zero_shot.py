@@ -22,9 +22,6 @@ from ..encoders import embed
 from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer, scores_to_proba
 from .base import Callback, Method, MethodConfig, option, register_method
 
-# Below this many texts, batch calibration reuses the means stored from the last large batch.
-MIN_CALIBRATION_BATCH = 16
-
 
 @dataclass
 class ZeroShotConfig(MethodConfig):
@@ -73,7 +70,7 @@ class PromptScoring(Method):
     def _decoder_proba(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
         progress = (lambda d, t: callback.on_progress("scoring", d, t)) if callback else None
         scores = self.scorer.score(texts, progress=progress, should_stop=callback.should_stop if callback else None)
-        return self._calibrated_proba(scores, self.scorer.content_free_scores)
+        return self._calibrated_proba(scores, lambda: self.scorer.content_free_scores())
 
     def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
         progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
@@ -89,11 +86,13 @@ class PromptScoring(Method):
 
         Both model kinds share it: a cosine-similarity classifier is as biased towards some label names as a
         small LM is (minilm zero-shot on SMS spam: 68 % uncalibrated, 83 % with the prior; few-shot
-        prototypes 64 % → 87 %).
+        prototypes 64 % → 87 %). Batch means are taken once, from the first texts scored (the run's test
+        split, labels unseen), and stored with the run: afterwards each text is labelled on its own, so a
+        row's label never depends on the other rows of a file.
         """
         mode = resolve_calibration(self.config.calibration, getattr(self, "class_prior", None))
         if mode in ("batch", "prior"):
-            if len(scores) >= MIN_CALIBRATION_BATCH or getattr(self, "calibration_means", None) is None:
+            if getattr(self, "calibration_means", None) is None:  # the run's own test texts, once
                 self.calibration_means = scores.mean(axis=0).tolist()
             scores = scores - np.asarray(self.calibration_means)
             if mode == "prior":
