@@ -9,9 +9,13 @@ always through this package (``import tlui``; ``tlui.loss_figure(...)``).
 | ``state`` | page paths, session-state keys, widgets that keep their value across pages |
 | ``options`` | method option widgets built from the registry; filling the Train page from a run |
 | ``fmt`` | durations, counts, run labels |
-| ``run_view`` | a run's status badge, progress line and headline metrics |
-| ``charts`` | plotly figures |
+| ``run_view`` | a run's status badge, progress line, headline metrics and live charts (``run_charts``) |
+| ``charts`` | plotly figures of a run: loss (raw and smoothed, steps or epochs), learning rate, throughput |
 | ``data_view`` | a validation report on the Data page |
+| ``compare_view`` | the Compare page's tabs: tables, figures, per-example browser, learning curve, report |
+| ``checks_view`` | the Compare page's transfer checks: out-of-domain, slices, counterfactual probe, footprint |
+| ``use_view`` | the Use page: playground, batch prediction, export and import |
+| ``auth`` | the optional password / single sign-on gate for a team server |
 """
 from .charts import *  # noqa: F401,F403
 from .data_view import *  # noqa: F401,F403
