@@ -39,7 +39,7 @@ def test_methods_lists_the_registry_with_options():
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "zero-shot", "--epochs", "3"),
      "--epochs does not apply to method 'zero-shot'"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--epochs", "-1"),
-     "expected a number of at least 1"),
+     "expected a whole number from 1 to"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--lr", "fast"), "expected a number"),
     (("run", "--train", "{sms}", "--model", "minilm", "--method", "lora", "--label-column", "category"),
      "no label column 'category'"),
