@@ -4,6 +4,9 @@ The prompt is a chat: a system message naming the labels, optional demonstration
 user/assistant turns (few-shot), then the query. The system message and demonstrations are
 the same for every query, so their key/value cache is computed once and reused; each query
 is run once and its cache is then shared by all labels (labels are scored as one batch).
+``score(..., reuse_prefix=False)`` recomputes the whole prompt for every query instead: same
+token ids, same scores within float noise; bench/kv_cache.py measures the difference (~10x
+fewer tokens per query with 8 demonstrations).
 """
 from __future__ import annotations
 
@@ -105,74 +108,116 @@ class LabelScorer:
         return self._prefix_cache
 
     def score(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
-              should_stop: Callable[[], bool] | None = None, batch_size: int = 8) -> np.ndarray:
+              should_stop: Callable[[], bool] | None = None, batch_size: int = 8,
+              reuse_prefix: bool = True) -> np.ndarray:
         """Sum of label-token log-probabilities, shape (len(texts), len(labels)).
 
-        Queries run in batches on top of the shared prefix cache. Each query is left-padded inside
-        its own segment (padding sits between prefix and query, masked out, with explicit position
-        ids), so every query ends at the last column and the first label token's distribution is
-        the last logit. The labels then run as one batch of (query x label) rows on the repeated cache.
+        Queries run in batches on top of the shared prefix cache, in one forward pass per batch:
+        each row holds its query (left-padded, so it ends at the same column in every row) and then
+        every label's tokens but the last, side by side; an attention mask lets each label's tokens
+        see the prefix, the query and that label's earlier tokens only (tree attention), so every
+        label is scored without running or copying the query's cache once per label.
+        With ``reuse_prefix=False`` the shared prefix is part of every query and nothing is shared
+        across queries (the slow reference the cache is checked and measured against).
         """
+        from .training import free_cores
+
         torch = self.torch
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad little
         done = 0
-        with torch.inference_mode():
+        with torch.inference_mode(), free_cores():
             for start in range(0, len(order), batch_size):
                 if should_stop and should_stop():
                     raise InterruptedError("scoring cancelled")
                 rows = order[start:start + batch_size]
-                scores[rows] = self._score_batch([self._query_ids(texts[i]) for i in rows])
+                queries = [self._query_ids(texts[i]) for i in rows]
+                if not reuse_prefix:
+                    queries = [self._prefix_ids + ids for ids in queries]
+                scores[rows] = self._score_batch(queries, reuse_prefix)
                 done += len(rows)
                 if progress:
                     progress(done, len(texts))
         return scores
 
-    def _score_batch(self, queries: list[list[int]]) -> np.ndarray:
+    def _repeated_prefix(self, n: int):
+        """The shared prefix cache for a batch of n rows; plain layers are viewed n times, not copied."""
+        shared = self._shared_cache()
+        if all(type(layer).__name__ == "DynamicLayer" for layer in shared.layers):
+            cache = copy.copy(shared)
+            cache.layers = []
+            for layer in shared.layers:  # the model concatenates onto these views, leaving the shared ones intact
+                view = copy.copy(layer)
+                view.keys = layer.keys.expand(n, -1, -1, -1)
+                view.values = layer.values.expand(n, -1, -1, -1)
+                cache.layers.append(view)
+            return cache
+        cache = copy.deepcopy(shared)  # sliding-window or other layer kinds: the generic (copying) way
+        cache.batch_repeat_interleave(n)
+        return cache
+
+    def _score_batch(self, queries: list[list[int]], reuse_prefix: bool = True) -> np.ndarray:
         torch, device = self.torch, self.device
-        n_queries, n_labels = len(queries), len(self.labels)
-        prefix_len = len(self._prefix_ids)
+        n_queries = len(queries)
+        prefix_len = len(self._prefix_ids) if reuse_prefix else 0
         width = max(len(q) for q in queries)
-        pad = self.tokenizer.pad_token_id
-        query_ids = torch.full((n_queries, width), pad, dtype=torch.long)
-        query_mask = torch.zeros((n_queries, width), dtype=torch.long)
-        for row, ids in enumerate(queries):
-            query_ids[row, width - len(ids):] = torch.tensor(ids)
-            query_mask[row, width - len(ids):] = 1
-        prefix_mask = torch.ones((n_queries, prefix_len), dtype=torch.long)
-        query_pos = prefix_len + (query_mask.cumsum(1) - 1).clamp(min=0)
-        cache = copy.deepcopy(self._shared_cache())
-        cache.batch_repeat_interleave(n_queries)
-        out = self.model(input_ids=query_ids.to(device), cache=cache, use_cache=True, logits_to_keep=1,
-                         attention_mask=torch.cat([prefix_mask, query_mask], 1).to(device),
-                         position_ids=query_pos.to(device))
-        first_logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()  # (n_queries, vocab)
-        result = np.zeros((n_queries, n_labels), dtype=np.float64)
-        for col, ids in enumerate(self._label_ids):
-            result[:, col] = first_logp[:, ids[0]].numpy()
-        longest = max(len(ids) for ids in self._label_ids)
-        if longest == 1:
-            return result
-        # Later label tokens: one row per (query, label), on the query's cache repeated per label.
-        label_ids = torch.full((n_labels, longest - 1), pad, dtype=torch.long)
-        label_mask = torch.zeros((n_labels, longest - 1), dtype=torch.long)
-        for col, ids in enumerate(self._label_ids):
-            label_ids[col, : len(ids) - 1] = torch.tensor(ids[:-1])
-            label_mask[col, : len(ids) - 1] = 1
-        cache = out.cache
-        cache.batch_repeat_interleave(n_labels)
-        seen_mask = torch.cat([prefix_mask, query_mask], 1).repeat_interleave(n_labels, 0)
-        next_pos = (prefix_len + query_mask.sum(1)).repeat_interleave(n_labels, 0).unsqueeze(1)
-        logits = self.model(input_ids=label_ids.repeat(n_queries, 1).to(device), cache=cache,
-                            attention_mask=torch.cat([seen_mask, label_mask.repeat(n_queries, 1)], 1).to(device),
-                            position_ids=(next_pos + torch.arange(longest - 1)).to(device)).logits
-        logp = torch.log_softmax(logits.float(), dim=-1).cpu().view(n_queries, n_labels, longest - 1, -1)
-        for col, ids in enumerate(self._label_ids):
-            if len(ids) > 1:
-                later = torch.tensor(ids[1:])
-                picked = logp[:, col, torch.arange(len(ids) - 1), later]  # (n_queries, len-1)
-                result[:, col] += picked.sum(1).numpy()
+        # Each label's tokens but its last: the logits after token t score label token t + 1.
+        segments = [ids[:-1] for ids in self._label_ids]
+        total = width + sum(len(seg) for seg in segments)
+        ids = torch.full((n_queries, total), self.tokenizer.pad_token_id, dtype=torch.long)
+        positions = torch.zeros((n_queries, total), dtype=torch.long)
+        # visible[row, i, j]: token i of the row may attend to column j of (prefix + row)
+        visible = torch.zeros((n_queries, total, prefix_len + total), dtype=torch.bool)
+        visible[:, :, :prefix_len] = True
+        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        query_len = torch.tensor([len(q) for q in queries])
+        for row, q in enumerate(queries):
+            first = width - len(q)
+            ids[row, first:width] = torch.tensor(q)
+            seen = torch.zeros(width, dtype=torch.bool)
+            seen[first:] = True
+            visible[row, :width, prefix_len:prefix_len + width] = causal & seen
+            padding = torch.arange(first)
+            visible[row, padding, prefix_len + padding] = True  # padding sees itself: no empty softmax rows
+            visible[row, width:, prefix_len:prefix_len + width] = seen  # label tokens see the whole query
+            positions[row, :width] = prefix_len + (torch.arange(width) - first).clamp(min=0)
+        column = width
+        for seg in segments:
+            if seg:
+                end = column + len(seg)
+                ids[:, column:end] = torch.tensor(seg)
+                visible[:, column:end, prefix_len + column:prefix_len + end] = torch.ones(
+                    (len(seg), len(seg)), dtype=torch.bool).tril()
+                positions[:, column:end] = (prefix_len + query_len).unsqueeze(1) + torch.arange(len(seg))
+                column = end
+        kv_positions = torch.cat([torch.arange(prefix_len).expand(n_queries, -1), positions], 1)
+        mask = self._attention_mask(visible, positions, kv_positions)
+        cache = self._repeated_prefix(n_queries) if reuse_prefix else None
+        kept = total - width + 1  # the query's last position, then every label token
+        out = self.model(input_ids=ids.to(device), cache=cache, use_cache=reuse_prefix, logits_to_keep=kept,
+                         attention_mask=mask, position_ids=positions.to(device))
+        logp = torch.log_softmax(out.logits.float(), dim=-1).cpu()  # (n_queries, kept, vocab)
+        result = np.zeros((n_queries, len(self.labels)), dtype=np.float64)
+        offset = 1
+        for col, label_ids in enumerate(self._label_ids):
+            # label token 0 is scored at the query's last position, token t at the label's token t - 1
+            at = [0] + list(range(offset, offset + len(label_ids) - 1))
+            result[:, col] = logp[:, at, label_ids].sum(1).double().numpy()
+            offset += len(label_ids) - 1
         return result
+
+    def _attention_mask(self, visible, positions, kv_positions):
+        """The 4-D mask the model gets; models with sliding-window layers also get the windowed one."""
+        config = self.model.config
+        window = getattr(config, "sliding_window", None)
+        full = visible.unsqueeze(1).to(self.device)
+        if not window:
+            return full
+        near = (positions.unsqueeze(2) - kv_positions.unsqueeze(1) < window).unsqueeze(1).to(self.device)
+        layer_types = getattr(config, "layer_types", None) or []
+        if "sliding_attention" in layer_types:
+            return {"full_attention": full, "sliding_attention": full & near}
+        return full & near if getattr(config, "use_sliding_window", True) else full
 
     def content_free_scores(self) -> np.ndarray:
         """Scores for a content-free input ("N/A"), for contextual calibration."""
