@@ -86,7 +86,13 @@ def method_settings(entry, area, advanced) -> tuple[dict, list[str]]:
         for field in rest:  # free text and JSON at full width
             if tlui.is_long_option(field):
                 values[field["name"]] = tlui.option_input(entry.name, field, errors)
-    return tlcore.method_options(entry.name, values, strict=False), errors
+    options = tlcore.method_options(entry.name, values, strict=False)
+    if not errors:  # what the method itself refuses (e.g. an instruction without {labels}), before Start
+        try:
+            entry.config_cls.from_dict(options)
+        except tlcore.TLCoreError as exc:
+            errors.append(f"{entry.name}: {exc}")
+    return options, errors
 
 
 def split_settings(area, advanced, test: dict | None = None) -> dict:

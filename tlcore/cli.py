@@ -15,6 +15,7 @@ from .data import guess_columns, read_table, to_labeled
 from .errors import TLCoreError
 from .experiment import create_run, method_options
 from .methods import Callback, list_methods
+from .methods.base import MAX_SEED
 from .models import is_available, list_models, model_folder, resolve_model
 from .runs import RunConfig, RunStore
 
@@ -33,7 +34,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 MAX_COUNT = 10**9  # above any real row count, step count or token limit
-MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32/64-bit: keep to the range both take
 
 
 def _whole_number(text: str, low: int, high: int) -> int:

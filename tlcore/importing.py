@@ -61,6 +61,9 @@ def import_export(path: str | Path, store: RunStore | None = None, source_name: 
     name = source_name or path.name
     if not path.exists():
         raise ExportError(f"{str(path)!r} does not exist; give the folder or .zip file that `tlcore export` wrote.")
+    if not path.is_dir() and not path.is_file():  # a device (zipfile would read /dev/zero forever), pipe or socket
+        raise ExportError(f"{str(path)!r} is not a regular file or folder (a device, pipe or socket); give the folder "
+                          "or .zip file that `tlcore export` wrote.")
     try:
         store.root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".import-", suffix=".creating", dir=store.root))

@@ -82,7 +82,7 @@ def option_input(method: str, field: dict, errors: list[str]) -> Any:
     raw = st.text_area(label, help=help_text, height=80, **remember(key, json.dumps(default)))
     try:
         value = json.loads(raw) if raw.strip() else default
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands of levels deep
         errors.append(f"{label}: not valid JSON ({exc}); write it like {json.dumps(default) or '{}'}.")
         return None
     expected = {"dict": dict, "list": list}.get(kind)

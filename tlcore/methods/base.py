@@ -26,11 +26,14 @@ def option(default: Any, help: str, **kwargs: Any) -> Any:
     return field(default=default, metadata={"help": help, **kwargs})
 
 
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32/64-bit: keep to the range both take
+
+
 @dataclass
 class MethodConfig:
     """Base of every method's config: JSON round-trip and field-level help."""
 
-    seed: int = option(0, "Seed for sampling demonstrations, initialising heads and shuffling.")
+    seed: int = option(0, "Seed for sampling demonstrations, initialising heads and shuffling.", min=0, max=MAX_SEED)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -38,9 +38,15 @@ class ZeroShotConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        from ..errors import ConfigError
+
         if "{labels}" not in self.instruction:
-            from ..errors import ConfigError
             raise ConfigError("the instruction must contain {labels}, where the label names are inserted.")
+        try:  # a stray {0} or {name} would otherwise fail only when the run starts
+            self.instruction.format(labels="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"the instruction may use only {{labels}} in braces ({type(exc).__name__}: {exc}); "
+                              "write a literal brace as {{ or }}.") from None
 
 
 def resolve_calibration(mode: str, class_prior: list[float] | None) -> str:
