@@ -45,40 +45,33 @@ def _cpu_sample() -> tuple[int, int, int]:
     return sum(values), values[3] + values[4], int(own[0]) + int(own[1])
 
 
-def _own_load() -> float:
-    """This process's part of the 1-minute load average, estimated from its CPU time (Linux)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
-    age = float(Path("/proc/uptime").read_text().split()[0]) - started
-    return time.process_time() / max(age, 60.0)
-
-
 def _busy_elsewhere(window: float) -> float | None:
-    """Cores other processes want: the more of what they used during ``window`` seconds and what the
-    1-minute load average says beyond this process (Linux; elsewhere the load average)."""
+    """Cores other processes used during the last ``window`` seconds (Linux's /proc; elsewhere the 1-minute
+    load average). Not the load average where /proc exists: it lags by a minute, so right after one run ends
+    it would count that finished run as busy and start the next one on half an idle machine."""
     try:
         total, idle, own = _cpu_sample()
         time.sleep(window)
         total_after, idle_after, own_after = _cpu_sample()
-        recent_load = os.getloadavg()[0] - _own_load()
-    except (OSError, ValueError, IndexError, AttributeError):
+    except (OSError, ValueError, IndexError):
         with contextlib.suppress(OSError, AttributeError):
             return os.getloadavg()[0]
         return None
     elapsed = total_after - total
     used = (elapsed - (idle_after - idle) - (own_after - own)) / elapsed * (os.cpu_count() or 1) if elapsed else 0.0
-    return max(0.0, used, recent_load)
+    return max(0.0, used)
 
 
 _budget_cache: tuple[float, int | None] = (-1e9, None)
 
 
-def thread_budget(window: float = 0.1, max_age: float = 10.0) -> int | None:
+def thread_budget(window: float = 0.2, max_age: float = 10.0) -> int | None:
     """torch threads worth using now: the cores other processes leave free (None: leave torch's setting).
 
     torch's threads meet at a barrier after every operation, so one that waits for a core stalls the
-    others: on this 2-core machine with other work running, one thread trained MiniLM 4-5x faster than
-    two (bench/README.md). The answer is kept for ``max_age`` seconds. TLCORE_THREADS=N forces N threads.
+    others: on a 2-core machine running other tests, 4 LoRA steps on MiniLM took 37-41 s on two threads and
+    2.3 s on one (same losses); on an idle machine two threads train ~2x faster than one (bench/README.md).
+    The answer is kept for ``max_age`` seconds. TLCORE_THREADS=N forces N threads.
     """
     global _budget_cache
     forced = os.environ.get("TLCORE_THREADS", "").strip()
