@@ -6,6 +6,12 @@ CLI can print it as one `error:` line and the UI can show it verbatim.
 from __future__ import annotations
 
 
+def quoted(text, width: int = 50) -> str:
+    """A user's value for a message: whitespace collapsed, cut to ``width`` characters, in quotes."""
+    text = " ".join(str(text).split())
+    return repr(text if len(text) <= width else text[:width - 3] + "...")
+
+
 class TLCoreError(Exception):
     """Base class for every error caused by bad input or an unusable setup."""
 

@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .errors import ExportError, RunError, TLCoreError
+from .errors import ExportError, RunError, TLCoreError, quoted
 from .export import RECORD_DIR, RECORD_FILES, export_kind
 from .runs import Run, RunStore, write_json_atomic
 
@@ -59,11 +59,17 @@ def import_export(path: str | Path, store: RunStore | None = None, source_name: 
     store = store or RunStore()
     path = Path(path).expanduser()
     name = source_name or path.name
-    if not path.exists():
-        raise ExportError(f"{str(path)!r} does not exist; give the folder or .zip file that `tlcore export` wrote.")
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ExportError(f"{quoted(path, 120)} cannot be opened ({exc.strerror or exc}); give the folder or .zip "
+                          "file that `tlcore export` wrote.") from None
+    if not exists:
+        raise ExportError(f"{quoted(path, 120)} does not exist; give the folder or .zip file that `tlcore export` "
+                          "wrote.")
     if not path.is_dir() and not path.is_file():  # a device (zipfile would read /dev/zero forever), pipe or socket
-        raise ExportError(f"{str(path)!r} is not a regular file or folder (a device, pipe or socket); give the folder "
-                          "or .zip file that `tlcore export` wrote.")
+        raise ExportError(f"{quoted(path, 120)} is not a regular file or folder (a device, pipe or socket); give the "
+                          "folder or .zip file that `tlcore export` wrote.")
     try:
         store.root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".import-", suffix=".creating", dir=store.root))

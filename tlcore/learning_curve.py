@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .data import LabeledData, make_split
-from .errors import ConfigError, DatasetError, MethodError, RunError, TLCoreError
+from .errors import ConfigError, DatasetError, MethodError, RunError, TLCoreError, quoted
 from .experiment import create_run
 from .methods import get_method
 from .runs import LIVE_STATES, Run, RunConfig, RunStore
@@ -52,7 +52,7 @@ def parse_sizes(text: str) -> list[int | None]:
         try:
             value = int(part)
         except ValueError:
-            raise ConfigError(f"sizes must be whole numbers of examples per class or 'all', got {part!r} "
+            raise ConfigError(f"sizes must be whole numbers of examples per class or 'all', got {quoted(part)} "
                               "(e.g. 8,16,32,all).") from None
         if value < 1:
             raise ConfigError(f"a size must be at least 1 example per class, got {value}.")

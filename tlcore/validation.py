@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from .data import LabeledData, _label_string, guess_columns, make_split, row_numbers, row_word
-from .errors import DatasetError
+from .errors import DatasetError, quoted
 
 DEFAULT_TOKEN_LIMIT = 128   # the training methods' default max_length
 CHARS_PER_TOKEN = 4         # rough estimate when no tokenizer is given
@@ -99,11 +99,6 @@ def _where(numbers: list[int], word: str = "row") -> str:
     shown = ", ".join(str(n) for n in numbers[:SHOW])
     more = f" and {len(numbers) - SHOW:,} more" if len(numbers) > SHOW else ""
     return f"{word if len(numbers) == 1 else word + 's'} {shown}{more}"
-
-
-def _quote(text: str, width: int = 50) -> str:
-    text = " ".join(str(text).split())
-    return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
 class _Punctuation(dict):
@@ -286,7 +281,7 @@ def _check_header(frame, text_column, label_column, report) -> None:
         suspicious.insert(0, text_column)
     if suspicious:
         report.warnings.append(Issue("header_looks_like_data", (
-            f"the header row looks like data: {', '.join(_quote(s) for s in suspicious)} "
+            f"the header row looks like data: {', '.join(quoted(s) for s in suspicious)} "
             f"{'is' if len(suspicious) == 1 else 'are'} used as column name{'s' if len(suspicious) > 1 else ''}. "
             "If the file has no header row, add one such as text,label; otherwise its first example is lost."),
             [frame.attrs.get("first_row", 2) - 1]))
@@ -405,7 +400,7 @@ def _check_duplicates(texts, labels, numbers, word, report) -> None:
             by_label = defaultdict(list)
             for i in members:
                 by_label[labels[i]].append(numbers[i])
-            examples.append(f"{_quote(texts[members[0]])} is labelled " + " and ".join(
+            examples.append(f"{quoted(texts[members[0]])} is labelled " + " and ".join(
                 f"{label!r} ({_where(rows, word)})" for label, rows in by_label.items()))
         rows = sorted(numbers[i] for i in in_conflict)
         report.warnings.append(Issue("conflicting_labels", (
@@ -435,7 +430,7 @@ def _check_duplicates(texts, labels, numbers, word, report) -> None:
             "remove them (keep one of each)."), [a for a, _ in pairs], {"pairs": pairs[:1000]}))
     if near:
         pairs = [(numbers[i], numbers[j]) for i, j in near]
-        shown = "; ".join(f"{word} {numbers[i]} {_quote(texts[i], 40)} ~ {word} {numbers[j]} {_quote(texts[j], 40)}"
+        shown = "; ".join(f"{word} {numbers[i]} {quoted(texts[i], 40)} ~ {word} {numbers[j]} {quoted(texts[j], 40)}"
                           for i, j in near[:3])
         report.warnings.append(Issue("near_duplicate_texts", (
             f"{_plural(len(near), word)} {'is a near-duplicate' if len(near) == 1 else 'are near-duplicates'} of an "
@@ -520,7 +515,7 @@ def _check_test(test_frame, text_column, label_column, data, train_numbers, trai
                if normalize_text(t) in train_keys]
     info["test_overlap"] = len(overlap)
     if overlap:
-        examples = "; ".join(f"test {word} {n} {_quote(t, 40)} = training {train_word} {m}" for n, m, t in overlap[:3])
+        examples = "; ".join(f"test {word} {n} {quoted(t, 40)} = training {train_word} {m}" for n, m, t in overlap[:3])
         report.warnings.append(Issue("test_overlap", (
             f"{_plural(len(overlap), 'test text')} ({len(overlap) / len(test_texts):.0%} of the test rows) also "
             f"appear{'s' if len(overlap) == 1 else ''} in the training file (leakage): {examples}"

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, RunError
+from ..errors import ConfigError, RunError, quoted
 from ..runs import Run
 from . import store
 
@@ -51,7 +51,7 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
             continue
         parts = [p.strip() for p in re.split(r"\s*[:=/]\s*", item)]
         if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"term pair {item!r} is not two words joined by ':' (for example he:she).")
+            raise ConfigError(f"term pair {quoted(item)} is not two words joined by ':' (for example he:she).")
         pairs.append((parts[0], parts[1]))
     return check_pairs(pairs)
 
@@ -67,7 +67,7 @@ def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
             raise ConfigError(f"pair {pair[0]}:{pair[1]} swaps a word with itself.")
         for term in pair:
             if not _TERM.match(term):
-                raise ConfigError(f"term {term!r} in pair {pair[0]}:{pair[1]} must be a word or words (letters, "
+                raise ConfigError(f"term {quoted(term)} in pair {quoted(pair[0] + ':' + pair[1])} must be a word or words (letters, "
                                   "digits, spaces, apostrophes, hyphens).")
             key = term.casefold()
             if key in seen:
