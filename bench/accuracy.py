@@ -12,8 +12,8 @@ through tlcore's own method classes at its default settings. The scope fits the 
   full, freeze, DoRA, IA3 and prompt tuning with 1 seed at 8 per class (each fine-tuning run is
   ~60 optimisation steps: 10-45 s here; full fine-tuning at 64 per class, ~45 s a dataset, was cut
   to keep the suite under 30 minutes).
-- smollm2-135m: zero-shot; few-shot with the 8 examples per class in the prompt and linear-probe
-  (mean-pooled decoder states), 1 seed at 8 per class. Its fine-tuning is left out (~1-3 min per
+- smollm2-135m: zero-shot; few-shot with 4 of the 8 examples per class in the prompt (K=4, as in
+  kv_cache.py) and linear-probe (mean-pooled decoder states), 1 seed at 8 per class. Its fine-tuning is left out (~1-3 min per
   run on 2 cores; the throughput table has its speed).
 - TF-IDF (word 1-2-grams, sublinear tf) + logistic regression with 3 seeds at both sizes.
 
@@ -55,7 +55,7 @@ def plan(quick: bool) -> dict:
 
 def _options(model: str, method: str, size: int) -> dict:
     if method == "few-shot":
-        return {"shots": size if model == "minilm" else min(size, 8)}
+        return {"shots": size if model == "minilm" else min(size, 4)}
     return {}
 
 

@@ -1,7 +1,7 @@
 """Target 4: peak memory (RSS) per (model, method), each a whole `tlcore run` in its own process.
 
 Each run is the command a user types: rt_polarity, 8 training rows per class (one batch of 16),
-32 test rows, one epoch for the training methods (weights, gradients and the optimizer's state all
+16 test rows, one epoch for the training methods (weights, gradients and the optimizer's state all
 exist from the first step on, so the peak is reached), K=4 for few-shot. The number is the process's peak resident set size (ru_maxrss, as
 `tlcore run --json` reports it in peak_rss_mb): the Python interpreter, the libraries, the model,
 gradients, optimizer state and activations together.
@@ -26,7 +26,7 @@ def measure(model: str, method: str, data: Path, runs: Path) -> dict:
     from first_result import tlcore_command
 
     args = ["run", "--train", str(data), "--model", model, "--method", method, "--per-class", "8",
-            "--test-size", "32", "--runs-dir", str(runs), "--json", "--quiet"]
+            "--test-size", "16", "--runs-dir", str(runs), "--json", "--quiet"]
     if method == "few-shot":
         args += ["--shots", "4"]
     elif method not in ("zero-shot", "linear-probe"):

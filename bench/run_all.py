@@ -61,12 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     common.RESULTS.mkdir(parents=True, exist_ok=True)
     machine = common.machine()
-    # One thread count for every cell, so that ratios between cells compare like with like: tlcore's own
-    # choice from the cores other processes leave free, unless TLCORE_THREADS is set.
-    if not os.environ.get("TLCORE_THREADS"):
-        from tlcore.training import thread_budget
-
-        os.environ["TLCORE_THREADS"] = str(thread_budget(window=2.0) or machine["torch_threads"])
+    # One thread count for every cell, so that ratios between cells compare like with like: every core torch
+    # sees (a benchmark wants an idle machine; the load average at the start is in the report), unless
+    # TLCORE_THREADS is set. tlcore's own choice from the cores left free would take the load average left
+    # over from earlier work for other processes and measure on fewer cores than the machine has.
+    os.environ.setdefault("TLCORE_THREADS", str(machine["torch_threads"]))
     machine["threads_used"] = int(os.environ["TLCORE_THREADS"])
     started = time.perf_counter()
     results = []

@@ -109,7 +109,7 @@ def plan(quick: bool) -> list[dict]:
     if quick:
         return [{"model": "minilm", "method": m, "rows": 128} for m in ("full", "lora", "ia3")] + \
                [{"model": "smollm2-135m", "method": "lora", "rows": 48}]
-    return [{"model": "minilm", "method": m, "rows": 272} for m in TRAINING_METHODS] + \
+    return [{"model": "minilm", "method": m, "rows": 208} for m in TRAINING_METHODS] + \
            [{"model": "smollm2-135m", "method": m, "rows": 64} for m in TRAINING_METHODS]
 
 
