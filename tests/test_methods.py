@@ -119,7 +119,7 @@ class FixedScores:
         return np.asarray(self.scores[: len(texts)], dtype=float)
 
 
-def test_auto_calibration_adds_the_class_prior_only_when_classes_are_imbalanced():
+def test_auto_calibration_adds_the_class_prior_which_matters_only_when_classes_are_imbalanced():
     import numpy as np
 
     entry = tlcore.get_method("zero-shot")
@@ -136,8 +136,23 @@ def test_auto_calibration_adds_the_class_prior_only_when_classes_are_imbalanced(
 
     balanced = predictions(["ham"] * 10 + ["spam"] * 10)
     imbalanced = predictions(["ham"] * 18 + ["spam"] * 2)
-    assert balanced.sum() == 4  # batch calibration: the 4 spam-leaning texts go to spam
+    assert balanced.sum() == 4  # a uniform prior is batch calibration: the 4 spam-leaning texts go to spam
     assert imbalanced.sum() < balanced.sum()  # with a 90/10 prior, fewer texts are called spam
+
+
+def test_auto_calibration_corrects_for_one_rare_class_among_common_ones():
+    """TREC's shape: no class dominates, but one is rare (ABBR, 2 %); auto must still use the prior."""
+    import numpy as np
+
+    entry = tlcore.get_method("zero-shot")
+    spec = resolve_model("smollm2-135m")
+    labels = ["abbr", "desc", "loc"]
+    scores = [[0.3, 0.0, 0.0]] * 10 + [[0.0, 0.5, 0.0]] * 10 + [[0.0, 0.0, 0.5]] * 10
+    method = entry.method_cls(entry.config_cls(), spec, model_folder(spec), labels)
+    method._record_prior(tlcore.LabeledData(["x"] * 42, ["abbr"] * 2 + ["desc"] * 20 + ["loc"] * 20))
+    method.scorer, method.calibration_means = FixedScores(scores), None
+    predicted = np.asarray(method.predict_proba(["t"] * 30)).argmax(1)
+    assert (predicted == 0).sum() < 10  # batch calibration alone would call all 10 leaning texts "abbr"
 
 
 def test_calibration_is_fixed_by_the_first_batch_so_rows_are_labelled_independently():
