@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Sequence
 
 from . import __version__
 from .checks.commands import CHECK_COMMANDS, add_check_parsers
+from .cli_types import positive_float, positive_int, whole_number
 from .data import guess_columns, read_table, to_labeled
 from .errors import TLCoreError
 from .experiment import create_run, method_options
@@ -33,35 +33,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-MAX_COUNT = 10**9  # above any real row count, step count or token limit
-
-
-def _whole_number(text: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {text[:40]}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _whole_number(text, 1, MAX_COUNT)
-
-
 def _seed(text: str) -> int:
-    return _whole_number(text, 0, MAX_SEED)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
-    return value
+    return whole_number(text, 0, MAX_SEED)
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -78,16 +51,16 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", help="column with the text (default: guessed)")
     p.add_argument("--label-column", help="column with the label (default: guessed)")
     p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
-    p.add_argument("--per-class", type=_positive_int, help="sample N training rows per class (after the test split)")
-    p.add_argument("--test-size", type=_positive_float,
+    p.add_argument("--per-class", type=positive_int, help="sample N training rows per class (after the test split)")
+    p.add_argument("--test-size", type=positive_float,
                    help="test hold-out: a fraction below 1 or a row count (default 0.2)")
     p.add_argument("--split-seed", type=_seed, help="seed of the train/val/test split (default 0)")
     p.add_argument("--seed", type=_seed, help="seed of sampling, shots and training (default 0)")
-    p.add_argument("--shots", type=_positive_int, help="few-shot: examples per class (K)")
-    p.add_argument("--epochs", type=_positive_int, help="fine-tuning: passes over the training rows")
-    p.add_argument("--lr", type=_positive_float, help="fine-tuning: peak learning rate")
-    p.add_argument("--batch-size", type=_positive_int, help="fine-tuning: examples per step")
-    p.add_argument("--max-length", type=_positive_int, help="tokens per text; longer texts are cut")
+    p.add_argument("--shots", type=positive_int, help="few-shot: examples per class (K)")
+    p.add_argument("--epochs", type=positive_int, help="fine-tuning: passes over the training rows")
+    p.add_argument("--lr", type=positive_float, help="fine-tuning: peak learning rate")
+    p.add_argument("--batch-size", type=positive_int, help="fine-tuning: examples per step")
+    p.add_argument("--max-length", type=positive_int, help="tokens per text; longer texts are cut")
     p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
                    help="zero/few-shot: text to use for a terse label name (repeatable)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -117,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="column with the label (default: guessed)")
     p.add_argument("--test", metavar="DATA", help="separate test file: checked for leakage and unseen labels")
     p.add_argument("--sheet", metavar="NAME", help="Excel sheet of DATA to read (default: the first)")
-    p.add_argument("--shots", type=_positive_int, metavar="K", help="check that each class can give K examples")
-    p.add_argument("--max-length", type=_positive_int, metavar="TOKENS",
+    p.add_argument("--shots", type=positive_int, metavar="K", help="check that each class can give K examples")
+    p.add_argument("--max-length", type=positive_int, metavar="TOKENS",
                    help="token limit for the long-text check (default 128, estimated at 4 characters per token)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
     p = sub.add_parser("run", help="run one method and print its test metrics")
@@ -143,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="form 3: the method to run at each size (one that trains)")
     p.add_argument("--sizes", help="form 3: examples per class, comma-separated, 'all' for every training row "
                                    "(default 8,16,32,... below the smallest class, and all)")
-    p.add_argument("--seeds", type=_positive_int, default=3,
+    p.add_argument("--seeds", type=positive_int, default=3,
                    help="form 3: seeds per size, counting up from --seed (default 3)")
     p.add_argument("--references", default="zero-shot,few-shot",
                    help="form 3: reference methods on the same test rows, or 'none' (default zero-shot,few-shot)")

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from ..cli_types import positive_float, positive_int
 from ..errors import ConfigError
 from .counterfactual import (
     DEFAULT_PAIRS,
@@ -26,26 +27,6 @@ from .report_section import flops_text
 from .slices import MIN_SLICE_SIZE, TEXT_LENGTH, slice_metrics
 
 RUNS_DIR_HELP = "where run folders are (default ./runs or $TLCORE_RUNS_DIR)"
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
 
 
 def _mapping(text: str) -> tuple[str, str]:
@@ -80,7 +61,7 @@ def add_check_parsers(sub) -> None:
                    help=f"column of --data to slice by, or 'length' for the built-in {TEXT_LENGTH!r}")
     p.add_argument("--data", help="the data file the run was trained on, with the column (joined on the text)")
     p.add_argument("--text-column", help="text column of --data (default: the run's)")
-    p.add_argument("--min-size", type=_count, default=MIN_SLICE_SIZE,
+    p.add_argument("--min-size", type=positive_int, default=MIN_SLICE_SIZE,
                    help=f"slices with fewer test rows are too small to judge (default {MIN_SLICE_SIZE})")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -99,11 +80,11 @@ def add_check_parsers(sub) -> None:
 
     p = sub.add_parser("footprint", help="trainable parameters, FLOPs, wall time, energy and CO2e of finished runs")
     p.add_argument("--run", required=True, action="append", help="run id or folder (repeat to compare runs)")
-    p.add_argument("--watts", type=_number, help="assumed average power in W (default: cores x --watts-per-core "
+    p.add_argument("--watts", type=positive_float, help="assumed average power in W (default: cores x --watts-per-core "
                                                  "on a CPU, --gpu-watts on a GPU)")
-    p.add_argument("--watts-per-core", type=_number, default=15.0, help="W per CPU core in use (default 15)")
-    p.add_argument("--cores", type=_count, help="CPU cores in use (default: this machine's)")
-    p.add_argument("--gpu-watts", type=_number, default=300.0, help="W per GPU (default 300)")
+    p.add_argument("--watts-per-core", type=positive_float, default=15.0, help="W per CPU core in use (default 15)")
+    p.add_argument("--cores", type=positive_int, help="CPU cores in use (default: this machine's)")
+    p.add_argument("--gpu-watts", type=positive_float, default=300.0, help="W per GPU (default 300)")
     p.add_argument("--grid", type=float, default=400.0, help="grid intensity, g CO2e per kWh (default 400)")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
