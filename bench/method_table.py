@@ -70,7 +70,8 @@ def cell(dataset: str, model: str, method: str, runs: Path) -> dict:
         raise common.BenchError(f"{dataset} {model} {method} failed: {proc.stderr.strip()[-400:]}")
     result = json.loads(proc.stdout)
     majority = result["majority_baseline"]
-    return {"dataset": dataset, "model": model, "method": method, "accuracy": result["accuracy"],
+    return {**ranking(runs / result["run_id"]), "dataset": dataset, "model": model, "method": method,
+            "accuracy": result["accuracy"],
             "macro_f1": result["macro_f1"], "majority_accuracy": majority["accuracy"],
             "majority_macro_f1": majority["macro_f1"],
             "beats_majority": result["accuracy"] > majority["accuracy"],
@@ -80,6 +81,28 @@ def cell(dataset: str, model: str, method: str, runs: Path) -> dict:
             "train_seconds": result["train_seconds"], "wall_s": wall, "peak_rss_mb": result["peak_rss_mb"],
             "load_average_at_start": round(load, 2), "command": "tlcore " + " ".join(
                 a if " " not in a else repr(a) for a in args if not a.startswith(("/tmp", str(runs))))}
+
+
+def ranking(run_folder: Path) -> dict:
+    """Two-class data: how well the run's probabilities rank the rarer class, whatever threshold is used.
+
+    ``roc_auc`` is 0.5 for a random ranking; ``best_threshold_accuracy`` is the accuracy of the best threshold
+    on those probabilities, picked with the test labels: a ceiling that no calibration of these scores can pass
+    (it shows whether a method below the majority class is miscalibrated or cannot tell the classes apart).
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    frame = pd.read_csv(run_folder / "predictions.csv", keep_default_na=False)
+    classes = frame["gold"].value_counts()
+    if len(classes) != 2:
+        return {}
+    rare = classes.index[-1]
+    positive, score = (frame["gold"] == rare).to_numpy(), frame[f"p_{rare}"].to_numpy(dtype=float)
+    cuts = np.concatenate([np.unique(score), [np.inf]])
+    best = max(float(((score >= cut) == positive).mean()) for cut in cuts)
+    return {"roc_auc": float(roc_auc_score(positive, score)), "best_threshold_accuracy": best}
 
 
 def table(rows: list[dict]) -> str:
