@@ -1,12 +1,14 @@
 """Linear probe: frozen sentence features from the model, and a logistic-regression head on top.
 
 Features are mean-pooled hidden states (encoders and decoders alike). They are cached on disk per
-model and text, so probing the same data again (other seeds, other sizes) costs no model time.
+model and text, so probing the same data again (other seeds, other sizes) costs no model time. The
+cache is capped (FEATURE_CACHE_BYTES over all models): the least recently used texts go first.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +29,9 @@ class LinearProbeConfig(MethodConfig):
                                choices=("none", "balanced"))
 
 
+FEATURE_CACHE_BYTES = 256 * 2**20  # ~150,000 MiniLM texts; a cache must not fill the user's disk
+
+
 class FeatureCache:
     """Embeddings on disk, one .npy per (model folder, max length, text)."""
 
@@ -37,7 +42,15 @@ class FeatureCache:
 
     def get(self, texts: Sequence[str], device: str, callback: Callback | None) -> np.ndarray:
         keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-        missing = [i for i, k in enumerate(keys) if not (self.root / f"{k}.npy").exists()]
+        features: list[np.ndarray | None] = [None] * len(texts)
+        missing = []
+        for i, key in enumerate(keys):
+            path = self.root / f"{key}.npy"
+            try:
+                features[i] = np.load(path)
+                os.utime(path)  # the modification time records the last use, for least-recently-used eviction
+            except (OSError, ValueError, EOFError):  # not cached yet, evicted meanwhile, or a half-written file
+                missing.append(i)
         if missing:
             progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
             vectors = embed([texts[i] for i in missing], str(self.folder), device, max_length=self.max_length,
@@ -45,7 +58,37 @@ class FeatureCache:
             self.root.mkdir(parents=True, exist_ok=True)
             for i, vector in zip(missing, vectors):
                 np.save(self.root / f"{keys[i]}.npy", vector)
-        return np.stack([np.load(self.root / f"{k}.npy") for k in keys])
+                features[i] = vector
+            prune_feature_cache(self.root.parent, FEATURE_CACHE_BYTES, keep={f"{k}.npy" for k in keys})
+        return np.stack(features)
+
+
+def prune_feature_cache(root: Path, limit_bytes: int, keep: set[str] = frozenset()) -> int:
+    """Delete the least recently used feature files until the cache fits ``limit_bytes``; returns how many.
+
+    Files named in ``keep`` (the texts of the current call) stay even if the cache is still too big.
+    """
+    files = []
+    for folder in root.iterdir():
+        if folder.is_dir():
+            for entry in os.scandir(folder):
+                if entry.name.endswith(".npy") and entry.is_file():
+                    stat = entry.stat()
+                    files.append((stat.st_mtime, stat.st_size, entry.path, entry.name))
+    total = sum(size for _, size, _, _ in files)
+    removed = 0
+    for _, size, path, name in sorted(files):
+        if total <= limit_bytes:
+            break
+        if name in keep:
+            continue
+        try:
+            os.remove(path)
+        except FileNotFoundError:  # another process pruned it first
+            pass
+        total -= size
+        removed += 1
+    return removed
 
 
 class LinearProbe(Method):
