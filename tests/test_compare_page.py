@@ -14,28 +14,14 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
+from apptest_helpers import open_app, texts  # noqa: E402
 from tlcore import comparison as cmp  # noqa: E402
 from tlcore import learning_curve as lc  # noqa: E402
 from test_comparison import TEST_ROWS, make_runs, yelp_data  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 60  # seconds per script run; the machine may be busy
-
 
 def compare_page(runs_dir: Path, monkeypatch, **state) -> AppTest:
-    monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(tlui.COMPARE_PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
+    return open_app(runs_dir, monkeypatch, tlui.COMPARE_PAGE, **state)
 
 
 def charts(at: AppTest) -> list[dict]:

@@ -15,32 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
+from apptest_helpers import open_app, texts  # noqa: E402
 
-APP = str(ROOT / "app.py")
-TIMEOUT = 60  # seconds per script run; the machine may be busy
 
 
 def app(runs_dir: Path, monkeypatch, page: str | None = None, **state) -> AppTest:
-    monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
+    return open_app(runs_dir, monkeypatch, page, **state)
 
 
 def with_data(frame: pd.DataFrame | None = None, name: str = "sms_spam_sample.csv") -> dict:
     frame = tlcore.load_sample("sms_spam") if frame is None else frame
     return {tlui.DATA_FRAME: frame, tlui.DATA_NAME: name, tlui.DATA_TEXT_COLUMN: "text",
             tlui.DATA_LABEL_COLUMN: "label"}
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def start_button(at: AppTest):

@@ -11,30 +11,16 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
+from apptest_helpers import open_app, texts  # noqa: E402
 
-APP = str(ROOT / "app.py")
-TIMEOUT = 60  # seconds per script run; the machine may be busy
 OPEN = "runs_w_open"
 DAMAGED = "20250101-000000-lora-minilm-dead"
 
 
 def runs_page(runs_dir: Path, monkeypatch, **state) -> AppTest:
-    monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(tlui.RUNS_PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
+    return open_app(runs_dir, monkeypatch, tlui.RUNS_PAGE, **state)
 
 
 def button(at: AppTest, label: str):

@@ -12,16 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
+from apptest_helpers import APP, TIMEOUT, texts  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::tlcore.reading.DataWarning")
 
-APP = str(ROOT / "app.py")
 AWKWARD = ROOT / "tests" / "data" / "awkward"
-TIMEOUT = 60
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def uploader(at: AppTest, key: str):

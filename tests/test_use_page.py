@@ -17,9 +17,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
+from apptest_helpers import APP, open_app, texts  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 TIMEOUT = 90  # seconds per script run; the machine may be busy
 DATA = "sms_spam_sample.csv"
 SPAM = "WINNER!! You have won a free prize. Text CLAIM to 80086 now to collect your cash reward."
@@ -65,18 +64,7 @@ def private_runs(tmp_path, runs) -> tuple[Path, dict[str, str]]:
 
 
 def use_page(runs_dir: Path, monkeypatch, **state) -> AppTest:
-    monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(tlui.USE_PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
+    return open_app(runs_dir, monkeypatch, tlui.USE_PAGE, timeout=TIMEOUT, **state)
 
 
 def chart_probabilities(at: AppTest) -> list[list[float]]:
