@@ -44,25 +44,9 @@ def _forget_data() -> None:
     st.session_state[tlui.DATA_TEST] = None
 
 
-def _on_upload_change() -> None:
-    uploaded = st.session_state.get("data_w_upload")
-    st.session_state[tlui.DATA_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
-
-
-def _on_test_upload_change() -> None:
-    uploaded = st.session_state.get("data_w_test_upload")
-    st.session_state[tlui.DATA_TEST_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
-
-
 def _remove_test_file() -> None:
     st.session_state[tlui.DATA_TEST_UPLOAD] = None
     st.session_state[tlui.DATA_TEST] = None
-
-
-def _upload_types() -> list[str]:
-    suffixes = [suffix.lstrip(".") for suffix in tlcore.data.SUPPORTED_SUFFIXES]
-    suffixes.append("xls")  # not readable, but accepted so that the library can say how to convert it
-    return suffixes
 
 
 def _merge_key(source_key: str, label_column: str) -> str:
@@ -86,19 +70,16 @@ def choose_sample() -> tuple[pd.DataFrame, str, str]:
 
 
 def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
-    uploaded = st.file_uploader(
-        "Labeled table", type=_upload_types(), key="data_w_upload", on_change=_on_upload_change,
+    stored, fresh = tlui.kept_upload(
+        "Labeled table", "data_w_upload", tlui.DATA_UPLOAD,
         help="One row per example: a column with the text and a column with its label. CSV/TSV/TXT in "
              "UTF-8, UTF-16 or Windows-1252; JSON as a list of records; JSONL one record per line.")
-    if uploaded is not None:
-        st.session_state[tlui.DATA_UPLOAD] = (uploaded.getvalue(), uploaded.name)
-    stored = st.session_state.get(tlui.DATA_UPLOAD)
     if stored is None:
         st.info("Upload a table with a text column and a label column, e.g. a CSV with a header row "
                 "`text,label`.")
         return None, None, None
     raw, name = stored
-    if uploaded is None:
+    if not fresh:
         st.caption(f"Using **{name}**, uploaded earlier. Upload another file to replace it.")
     digest = hashlib.sha256(raw).hexdigest()[:16]
     try:
@@ -124,20 +105,18 @@ def choose_test_file(text_column: str, label_column: str, merged: dict | None
     The test file must have the training file's text and label columns; without one (or when it cannot be
     read) the frame and rows are None and the Train page holds out a stratified share of the data instead.
     """
-    stored = st.session_state.get(tlui.DATA_TEST_UPLOAD)
-    with st.expander("Use your own test file", icon=":material/fact_check:", expanded=stored is not None):
+    with st.expander("Use your own test file", icon=":material/fact_check:",
+                     expanded=st.session_state.get(tlui.DATA_TEST_UPLOAD) is not None):
         st.caption(f"Score every run on a file of your own instead of a stratified hold-out of the data above. "
                    f"It needs the same columns: text in `{text_column}`, label in `{label_column}`.")
-        uploaded = st.file_uploader("Test file", type=_upload_types(), key="data_w_test_upload",
-                                    on_change=_on_test_upload_change,
-                                    help="Labeled rows kept apart for testing, in the same format as the "
-                                         "training file. Leave empty to hold out test rows from the data.")
-        if uploaded is not None:
-            st.session_state[tlui.DATA_TEST_UPLOAD] = stored = (uploaded.getvalue(), uploaded.name)
+        stored, fresh = tlui.kept_upload(
+            "Test file", "data_w_test_upload", tlui.DATA_TEST_UPLOAD,
+            help="Labeled rows kept apart for testing, in the same format as the training file. Leave empty to "
+                 "hold out test rows from the data.")
         if stored is None:
             return None, None, "", None
         raw, test_name = stored
-        if uploaded is None:
+        if not fresh:
             st.caption(f"Using **{test_name}**, uploaded earlier.")
             st.button("Remove the test file", icon=":material/delete:", key="data_test_remove",
                       on_click=_remove_test_file)

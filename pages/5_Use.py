@@ -99,11 +99,6 @@ def playground(runs: list[tlui.UsableRun]) -> None:
 
 
 # -- batch prediction ----------------------------------------------------------------------------------------
-def _on_upload() -> None:
-    uploaded = st.session_state.get(tlui.USE_W_UPLOAD)
-    st.session_state[tlui.USE_UPLOAD] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
-
-
 def show_batch_result(result: dict) -> None:
     frame, report = result["frame"], result["report"]
     (st.warning if report.unscored or report.skipped_rows else st.success)(report.summary() + ".")
@@ -129,20 +124,17 @@ def show_batch_result(result: dict) -> None:
 
 
 def batch(runs: list[tlui.UsableRun]) -> None:
-    uploaded = st.file_uploader(
-        "Unlabeled table", type=tlui.upload_types(), key=tlui.USE_W_UPLOAD, on_change=_on_upload,
+    stored, fresh = tlui.kept_upload(
+        "Unlabeled table", tlui.USE_W_UPLOAD, tlui.USE_UPLOAD,
         help="Any file the Data page takes (CSV, TSV, TXT, JSONL, JSON, Excel, Parquet). It needs a text column; "
              "a label column is not needed and is kept as it is.")
-    if uploaded is not None:
-        st.session_state[tlui.USE_UPLOAD] = (uploaded.getvalue(), uploaded.name)
-    stored = st.session_state.get(tlui.USE_UPLOAD)
     if stored is None:
         st.info("Upload a table of texts to label. You get the same file back with the predicted label, its "
                 "confidence and one probability column per class. Larger files: `tlcore predict --run RUN --input "
                 "FILE --output scored.csv`.")
         return
     raw, name = stored
-    if uploaded is None:
+    if not fresh:
         st.caption(f"Using **{name}**, uploaded earlier. Upload another file to replace it.")
     try:
         frame = tlui.read_upload(raw, name)

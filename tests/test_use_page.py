@@ -139,6 +139,13 @@ def test_batch_prediction_returns_every_row_and_lists_the_unscored_ones(runs, mo
     assert unscored["file row"].tolist() == [4] and unscored["id"].tolist() == ["c"]
     assert any(b.label == "Download predictions (CSV)" for b in at.get("download_button"))
 
+    # An old .xls is let through the uploader (as on the Data page) so that the page can say how to convert it.
+    uploader = at.file_uploader(key=tlui.USE_W_UPLOAD)
+    assert ".xls" in list(uploader.proto.type)
+    old_excel = (Path(__file__).parent / "data" / "awkward" / "old_excel.xls").read_bytes()
+    uploader.set_value(("old.xls", old_excel, "application/vnd.ms-excel")).run()
+    assert not at.exception and "save it as .xlsx (Excel Workbook) or CSV" in texts(at.error), at.error
+
 
 def test_export_to_a_zip_and_import_it_back(private_runs, monkeypatch, tmp_path):
     root, ids = private_runs

@@ -110,3 +110,29 @@ def set_widget(key: str, value: Any) -> None:
     """
     st.session_state[key] = value
     st.session_state[_SAVED + key] = value
+
+
+def upload_types() -> list[str]:
+    """The suffixes tlcore reads, plus .xls: taken so that tlcore can say how to convert it."""
+    from tlcore.reading import SUPPORTED_SUFFIXES
+
+    return [suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES] + ["xls"]
+
+
+def _keep_upload(widget_key: str, store_key: str) -> None:
+    uploaded = st.session_state.get(widget_key)
+    st.session_state[store_key] = None if uploaded is None else (uploaded.getvalue(), uploaded.name)
+
+
+def kept_upload(label: str, widget_key: str, store_key: str, help: str) -> tuple[tuple[bytes, str] | None, bool]:
+    """A file uploader whose file outlives the page: Streamlit forgets an uploader's file when its page is left.
+
+    The file's bytes and name are kept under ``store_key``; removing the file in the widget forgets them.
+    Returns the kept ``(bytes, name)`` or None, and whether the widget holds it in this script run (False: it
+    was uploaded on an earlier visit, which the page may say).
+    """
+    uploaded = st.file_uploader(label, type=upload_types(), key=widget_key, on_change=_keep_upload,
+                                args=(widget_key, store_key), help=help)
+    if uploaded is not None:
+        st.session_state[store_key] = (uploaded.getvalue(), uploaded.name)
+    return st.session_state.get(store_key), uploaded is not None

@@ -27,7 +27,7 @@ __all__ = ["USE_TABS", "USE_W_TAB", "USE_W_RUNS", "USE_W_TEXT", "USE_W_BATCH_RUN
            "USE_BATCH", "USE_W_EXPORT_RUN", "USE_EXPORT", "USE_W_IMPORT_UPLOAD", "USE_W_IMPORT_PATH", "USE_FLASH",
            "KINDS", "PLAYGROUND_THREADS", "EXPORT_CONTENTS", "run_kind", "UsableRun", "usable_runs",
            "default_selection", "loaded_method", "Prediction", "classify", "fmt_latency", "probability_figure",
-           "example_text", "upload_types", "read_upload", "guess_text_column", "ProgressBar", "predict_table",
+           "example_text", "read_upload", "guess_text_column", "ProgressBar", "predict_table",
            "unscored_table", "export_zip", "import_upload", "fmt_bytes"]
 
 USE_TABS = ("Playground", "Batch prediction", "Export & import")
@@ -188,11 +188,6 @@ def example_text(run: UsableRun, seed: int | None = None) -> str | None:
 
 
 # -- batch prediction ---------------------------------------------------------------------------------------
-def upload_types() -> list[str]:
-    """The suffixes the Data page takes (tlcore.read_table's)."""
-    return [suffix.lstrip(".") for suffix in tlcore.SUPPORTED_SUFFIXES]
-
-
 @st.cache_data(show_spinner="Reading the file…", max_entries=4)
 def read_upload(raw: bytes, name: str) -> pd.DataFrame:
     with warnings.catch_warnings():  # what reading changed is in frame.attrs and ends up in the report
