@@ -233,3 +233,23 @@ def test_export_refuses_unfinished_and_incomplete_runs(store, sms, zero_shot_run
     with pytest.raises(tlcore.RunError, match="artifacts/method_state.json is missing"):
         tlcore.export_run(broken, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_decoder_channel_export_predicts_like_the_run_without_tlcore(sms, tmp_path):
+    store = tlcore.RunStore(tmp_path / "runs")
+    config = tlcore.RunConfig(model="smollm2-135m", method="zero-shot", per_class=4, test_size=6,
+                              method_options={"max_length": 48})
+    run = tlcore.create_run(config, sms, store=store)
+    tlcore.execute(run)
+    folder = tlcore.export_run(run, tmp_path / "channel-export")
+    spec = json.loads((folder / "method.json").read_text())
+    assert spec["scoring"].startswith("channel") and sorted(spec["channel_prompts"]) == ["ham", "spam"]
+    assert "Write a text that is spam." in spec["channel_prompts"]["spam"]
+    readme = (folder / "README.md").read_text()
+    assert "Channel scoring" in readme
+    texts, want = expected(run)
+    base = str(model_folder(tlcore.resolve_model("smollm2-135m")))
+    code = with_paths(python_blocks(readme)[0], folder, base)
+    got = run_fresh_python(code + f"\nprint(json.dumps(predict_proba({texts!r}).tolist()))\n", tmp_path)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-3)
+    check_imports_back(folder, run, want, tmp_path)

@@ -40,6 +40,7 @@ HOSTILE = {"empty": "", "blank": "  \t\n ", "huge": "x" * 200_000, "script": SCR
 TEXTS = list(HOSTILE.values())
 IDS = list(HOSTILE)
 INSTRUCTION = "train_opt::zero-shot::instruction"
+CHANNEL_PROMPT = "train_opt::zero-shot::channel_prompt"
 DESCRIPTIONS = "train_opt::zero-shot::label_descriptions"
 
 
@@ -368,3 +369,15 @@ def test_train_instruction_with_other_braces_is_refused_before_start(value, trai
     assert_page_stays_up(train)
     assert "may use only {labels} in braces" in texts(train.error)
     assert start_button(train).disabled
+
+
+@pytest.mark.parametrize("value, message", [
+    ("<script>alert(1)</script>", "the channel prompt must contain {label}"),
+    ("Write {label} {0}", "may use only {label} in braces"), ("Write {label} {", "may use only {label} in braces")],
+    ids=["script", "index", "open"])
+def test_train_channel_prompt_is_checked_before_start(value, message, train):
+    train.text_input(key=CHANNEL_PROMPT).set_value(value).run()
+    assert_page_stays_up(train)
+    assert f"zero-shot: {message}" in texts(train.error) and start_button(train).disabled
+    train.text_input(key=CHANNEL_PROMPT).set_value("This message is {label}:").run()
+    assert not train.error and not start_button(train).disabled

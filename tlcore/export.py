@@ -266,7 +266,7 @@ def method_spec(artifacts: Path, config: dict) -> dict:
     label_texts = {label: str(descriptions.get(label, label)) for label in labels}
     instruction = options.get("instruction", DEFAULT_INSTRUCTION)
     spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
-    from .methods.zero_shot import resolve_calibration
+    from .methods.zero_shot import resolve_calibration, saved_scoring
 
     spec.update({"calibration": resolve_calibration(options.get("calibration", "auto"), state.get("class_prior")),
                  "calibration_means": state.get("calibration_means"), "class_prior": state.get("class_prior")})
@@ -276,6 +276,10 @@ def method_spec(artifacts: Path, config: dict) -> dict:
                      "scoring": "cosine(text, class vector) / temperature, calibrated, then softmax; class vector = "
                                 "the label text's embedding (zero-shot) or the normalised mean of the shots' "
                                 "embeddings (few-shot)"})
+    elif saved_scoring(artifacts) == "channel":
+        spec.update({"channel_prompts": state["channel_prompts"],
+                     "scoring": "channel: sum of the log-probabilities of the text's tokens (cut to max_length) "
+                                "after each label's prompt in channel_prompts, calibrated, then softmax"})
     else:
         spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[l] for l in labels)),
                      "scoring": "sum of the log-probabilities of each label text (+ end-of-turn token) after "
@@ -387,7 +391,9 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
                      "test results above. For exact reproduction, point BASE at the converted folder TransferLab "
                      "keeps (`~/.cache/tlcore/models/smollm2-135m`, see `tlcore prepare`).")
     lines += ["", "## How to load", ""]
-    lines += _how_to_load(kind, config, spec.kind, base, bundled)
+    from .methods.zero_shot import saved_scoring
+
+    lines += _how_to_load(kind, config, spec.kind, base, bundled, saved_scoring(run.path / "artifacts"))
     lines += ["", "## Files", ""]
     lines += _files_section(kind)
     return "\n".join(lines) + "\n"
@@ -403,7 +409,8 @@ def _base_note(base: str, bundled: bool) -> list[str]:
             "elsewhere on this machine."]
 
 
-def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: bool) -> list[str]:
+def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: bool,
+                 scoring: str = "direct") -> list[str]:
     labels = list(config["labels"])
     if kind == "peft":
         return [
@@ -457,6 +464,8 @@ def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: b
             "A pipeline gives the same probabilities: `pipeline(\"text-classification\", model=FOLDER, "
             "top_k=None)(texts, truncation=True)`.",
         ]
+    if model_kind == "decoder" and scoring == "channel":
+        return _channel_snippet(base, bundled)
     if model_kind == "decoder":
         return _decoder_snippet(config, base, bundled)
     return _encoder_snippet(config, base, bundled)
@@ -605,6 +614,54 @@ def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
         "            logits = model(torch.tensor([ids + answer])).logits[0, len(ids) - 1:-1]",
         "        logp = torch.log_softmax(logits.float(), -1)",
         "        out.append(sum(logp[i, t].item() for i, t in enumerate(answer)))",
+        "    return np.array(out)",
+        "",
+        "",
+        "def predict_proba(texts):",
+        '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
+        "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
+        "",
+        "",
+        'proba = predict_proba(["Your text here."])',
+        "print(labels[proba[0].argmax()], proba[0].max())",
+        "```", "",
+        *_base_note(base, bundled),
+    ]
+
+
+def _channel_snippet(base: str, bundled: bool) -> list[str]:
+    return [
+        "With transformers and numpy only (`pip install transformers torch numpy`). Channel scoring: how likely "
+        "the text is after each label's prompt (in method.json). This scores one text and label at a time: "
+        "simple, and slow for many texts.", "",
+        "```python",
+        "import json",
+        "",
+        "import numpy as np",
+        "import torch",
+        "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        "",
+        'FOLDER = "."  # this folder',
+        f'BASE = "{base}"  # the base model: hub id or a local folder',
+        "",
+        'spec = json.load(open(f"{FOLDER}/method.json"))',
+        'labels = spec["labels"]',
+        "tokenizer = AutoTokenizer.from_pretrained(BASE)",
+        "model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()",
+        'prompts = [tokenizer(spec["channel_prompts"][label], add_special_tokens=False)["input_ids"]',
+        "           for label in labels]",
+        "",
+        "",
+        *_SOFTMAX_AND_CALIBRATE,
+        "def scores(text):",
+        '    """log p(text | label\'s prompt) for each label."""',
+        '    ids = tokenizer(text.strip(), add_special_tokens=False)["input_ids"][: spec["max_length"]]',
+        "    out = []",
+        "    for prompt in prompts:",
+        "        with torch.no_grad():",
+        "            logits = model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]",
+        "        logp = torch.log_softmax(logits.float(), -1)",
+        "        out.append(sum(logp[i, t].item() for i, t in enumerate(ids)))",
         "    return np.array(out)",
         "",
         "",

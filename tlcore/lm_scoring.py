@@ -141,20 +141,7 @@ class LabelScorer:
         return scores
 
     def _repeated_prefix(self, n: int):
-        """The shared prefix cache for a batch of n rows; plain layers are viewed n times, not copied."""
-        shared = self._shared_cache()
-        if all(type(layer).__name__ == "DynamicLayer" for layer in shared.layers):
-            cache = copy.copy(shared)
-            cache.layers = []
-            for layer in shared.layers:  # the model concatenates onto these views, leaving the shared ones intact
-                view = copy.copy(layer)
-                view.keys = layer.keys.expand(n, -1, -1, -1)
-                view.values = layer.values.expand(n, -1, -1, -1)
-                cache.layers.append(view)
-            return cache
-        cache = copy.deepcopy(shared)  # sliding-window or other layer kinds: the generic (copying) way
-        cache.batch_repeat_interleave(n)
-        return cache
+        return repeat_cache(self._shared_cache(), n)
 
     def _score_batch(self, queries: list[list[int]], reuse_prefix: bool = True) -> np.ndarray:
         torch, device = self.torch, self.device
@@ -222,6 +209,22 @@ class LabelScorer:
     def content_free_scores(self) -> np.ndarray:
         """Scores for a content-free input ("N/A"), for contextual calibration."""
         return self.score(["N/A"])[0]
+
+
+def repeat_cache(shared, n: int):
+    """A prompt's key/value cache for a batch of n rows; plain layers are viewed n times, not copied."""
+    if all(type(layer).__name__ == "DynamicLayer" for layer in shared.layers):
+        cache = copy.copy(shared)
+        cache.layers = []
+        for layer in shared.layers:  # the model concatenates onto these views, leaving the shared ones intact
+            view = copy.copy(layer)
+            view.keys = layer.keys.expand(n, -1, -1, -1)
+            view.values = layer.values.expand(n, -1, -1, -1)
+            cache.layers.append(view)
+        return cache
+    cache = copy.deepcopy(shared)  # sliding-window or other layer kinds: the generic (copying) way
+    cache.batch_repeat_interleave(n)
+    return cache
 
 
 def scores_to_proba(scores: np.ndarray) -> np.ndarray:

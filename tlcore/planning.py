@@ -111,16 +111,22 @@ class FlopEstimate:
 
 
 def estimate_flops(kind: str, method: str, compute_params: int, trainable: int, total: int, tokens: float,
-                   n_train: int, n_test: int, passes: float, shots: int = 0, n_labels: int = 2) -> FlopEstimate:
+                   n_train: int, n_test: int, passes: float, shots: int = 0, n_labels: int = 2,
+                   scoring: str = "channel") -> FlopEstimate:
     """FLOPs of one (model, method) run; planning uses it before a run, the compute footprint
     (tlcore.checks.footprint) after it, with the run's measured tokens and passes.
 
     A forward pass costs 2 FLOPs (a multiply and an add) per non-embedding weight per token.
     ``passes``: passes over the training rows (epochs) for methods that take gradient steps.
+    ``scoring``: how a decoder's zero-/few-shot run scores (tlcore.channel_scoring or tlcore.lm_scoring).
     """
     flops_per_token = 2 * compute_params  # one forward pass
     if kind == "decoder" and method in ("zero-shot", "few-shot"):
         shots = shots if method == "few-shot" else 0
+        if scoring == "channel":  # each label's prompt (with every shot) once, then each text after each label
+            return FlopEstimate(flops_per_token * n_labels * (shots * n_labels * (tokens + 12) + 12),
+                                flops_per_token * tokens * n_labels * n_test,
+                                "2 x params x text tokens x labels per test text")
         # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
         return FlopEstimate(flops_per_token * shots * n_labels * (tokens + 8),
                             flops_per_token * (tokens + 12) * n_test,
@@ -151,7 +157,8 @@ def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: in
     if entry.method_cls.trains and method != "linear-probe":
         epochs = resolve_epochs(getattr(config, "epochs", 1), n_train, getattr(config, "batch_size", 16))
     estimate = estimate_flops(spec.kind, method, compute_params, trainable, total, tokens, n_train, n_test, epochs,
-                              shots=getattr(config, "shots", 0), n_labels=n_labels)
+                              shots=getattr(config, "shots", 0), n_labels=n_labels,
+                              scoring=getattr(config, "scoring", "channel"))
     flops, formula = estimate.total, estimate.formula
     # Plus starting a worker, importing torch and loading the model (measured here: ~10 s / ~20 s).
     seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (20 if spec.kind == "decoder" else 10)

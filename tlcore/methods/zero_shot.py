@@ -2,8 +2,9 @@
 
 - encoder: cosine similarity of the text's embedding to each label's embedding (its name, or a
   description the user wrote), calibrated like the decoder's scores.
-- decoder: the log-likelihood of each label as the answer to an instruction prompt, with
-  calibration: raw scores of a small LM favour one label, so each label's mean score over the
+- decoder: by default "channel" scoring, the log-likelihood of the text after a request for each
+  label ("Write a text that is <label>.", see tlcore.channel_scoring); or "direct" scoring, the
+  log-likelihood of each label as the answer to an instruction prompt. Either way with calibration: raw scores of a small LM favour one label, so each label's mean score over the
   evaluated texts is subtracted ("batch calibration"), or the score of a content-free input
   ("contextual calibration"). Batch calibration assumes balanced classes, so "auto" adds the log
   class frequency back ("prior", the Bayes correction for a known class balance), measured from the
@@ -13,6 +14,7 @@
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +23,7 @@ import numpy as np
 
 from ..data import LabeledData
 from ..encoders import embed
+from ..channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer, scores_to_proba
 from .base import Callback, Method, MethodConfig, option, register_method
 
@@ -29,7 +32,13 @@ from .base import Callback, Method, MethodConfig, option, register_method
 class ZeroShotConfig(MethodConfig):
     label_descriptions: dict = option({}, "Optional text per label used instead of its name, e.g. "
                                           "{'ABBR': 'abbreviation'}.")
-    instruction: str = option(DEFAULT_INSTRUCTION, "Decoder prompt; {labels} is replaced by the label list.")
+    scoring: str = option("channel", "Decoder: channel (how likely the text is after a request for each label; "
+                                     "much better for small models) or direct (how likely each label is as the "
+                                     "answer to the instruction).", choices=("channel", "direct"))
+    channel_prompt: str = option(DEFAULT_CHANNEL_PROMPT, "Decoder, channel scoring: the request the text answers; "
+                                                         "{label} is replaced by each label (or its description).")
+    instruction: str = option(DEFAULT_INSTRUCTION, "Decoder, direct scoring: the prompt; {labels} is replaced by "
+                                                   "the label list.")
     calibration: str = option("auto", "Score calibration: batch (subtract each label's mean score; "
                                       "assumes balanced classes), prior (batch, plus the log class frequency of "
                                       "the labeled rows), contextual (subtract the score of 'N/A'), none, or "
@@ -40,15 +49,29 @@ class ZeroShotConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from ..errors import ConfigError
+        _check_template("instruction", self.instruction, "labels", "the label names are inserted")
+        _check_template("channel prompt", self.channel_prompt, "label", "each label (or its description) goes")
 
-        if "{labels}" not in self.instruction:
-            raise ConfigError("the instruction must contain {labels}, where the label names are inserted.")
-        try:  # a stray {0} or {name} would otherwise fail only when the run starts
-            self.instruction.format(labels="")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigError(f"the instruction may use only {{labels}} in braces ({type(exc).__name__}: {exc}); "
-                              "write a literal brace as {{ or }}.") from None
+
+def _check_template(name: str, template: str, field: str, where: str) -> None:
+    from ..errors import ConfigError
+
+    if "{" + field + "}" not in template:
+        raise ConfigError(f"the {name} must contain {{{field}}}, where {where}.")
+    try:  # a stray {0} or {name} would otherwise fail only when the run starts
+        template.format(**{field: ""})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"the {name} may use only {{{field}}} in braces ({type(exc).__name__}: {exc}); "
+                          "write a literal brace as {{ or }}.") from None
+
+
+def saved_scoring(artifacts: Path) -> str:
+    """How a saved zero- or few-shot run scores with a decoder: "channel", or "direct" for runs saved before
+    channel scoring existed (their options did not name it)."""
+    path = artifacts / "method_state.json"
+    if not path.exists():
+        return "direct"
+    return json.loads(path.read_text(encoding="utf-8")).get("config", {}).get("scoring", "direct")
 
 
 def resolve_calibration(mode: str, class_prior: list[float] | None) -> str:
@@ -74,9 +97,14 @@ class PromptScoring(Method):
         return []
 
     def _setup_decoder(self) -> None:
-        self.scorer = LabelScorer(str(self.folder), self.labels, self.device, instruction=self.config.instruction,
-                                  demonstrations=self._demonstrations(), max_text_tokens=self.config.max_length,
-                                  label_texts=self._label_texts())
+        shared = {"demonstrations": self._demonstrations(), "max_text_tokens": self.config.max_length,
+                  "label_texts": self._label_texts()}
+        if self.config.scoring == "channel":
+            self.scorer = ChannelScorer(str(self.folder), self.labels, self.device, prompt=self.config.channel_prompt,
+                                        **shared)
+        else:
+            self.scorer = LabelScorer(str(self.folder), self.labels, self.device, instruction=self.config.instruction,
+                                      **shared)
         self.calibration_means: list[float] | None = getattr(self, "calibration_means", None)
 
     def _decoder_proba(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
@@ -126,16 +154,18 @@ class PromptScoring(Method):
         self.class_prior = (counts / counts.sum()).tolist()
 
     def _state(self) -> dict:
-        return {"calibration_means": getattr(self, "calibration_means", None),
-                "class_prior": getattr(self, "class_prior", None)}
+        state = {"calibration_means": getattr(self, "calibration_means", None),
+                 "class_prior": getattr(self, "class_prior", None)}
+        if isinstance(getattr(self, "scorer", None), ChannelScorer):  # the exact prompts, for the export
+            state["channel_prompts"] = {label: self.scorer.render_prompt(label) for label in self.labels}
+        return state
 
     def save(self, folder: Path) -> None:
         self._write_json(folder / "method_state.json", {**self._state(), "config": self.config.to_dict()})
 
     def load(self, folder: Path) -> None:
-        import json
-
         state = json.loads((folder / "method_state.json").read_text())
+        self.config.scoring = saved_scoring(folder)  # the run's own, whatever today's default is
         self._restore(state)
 
     def _restore(self, state: dict) -> None:
@@ -145,7 +175,7 @@ class PromptScoring(Method):
 
 class ZeroShot(PromptScoring):
     description = ("Uses no labeled examples: the encoder compares each text with the label names; the decoder "
-                   "is asked which label fits and each label's likelihood is scored.")
+                   "scores how likely the text is as the answer to a request for each label.")
     when_to_use = "Prefer it when you have no labels yet, or as the floor every other method must beat."
     kinds = ("encoder", "decoder")
 
