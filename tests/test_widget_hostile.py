@@ -373,7 +373,8 @@ def test_train_instruction_with_other_braces_is_refused_before_start(value, trai
 
 @pytest.mark.parametrize("value, message", [
     ("<script>alert(1)</script>", "the channel prompt must contain {label}"),
-    ("Write {label} {0}", "may use only {label} in braces"), ("Write {label} {", "may use only {label} in braces")],
+    ("Write {label} {0}", "the channel prompt may use only {label} in braces"),
+    ("Write {label} {", "the channel prompt may use only {label} in braces")],
     ids=["script", "index", "open"])
 def test_train_channel_prompt_is_checked_before_start(value, message, train):
     train.text_input(key=CHANNEL_PROMPT).set_value(value).run()
