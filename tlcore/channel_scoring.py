@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .lm_scoring import Demonstration, load_causal_lm, repeat_cache
+from .lm_scoring import DecoderScorer, Demonstration, repeat_cache
 
 DEFAULT_CHANNEL_PROMPT = "Write a text that is {label}."
 # Tokens per forward pass: the logits of one pass take tokens x vocabulary x 4 bytes (SmolLM2: 512 x 49,152 x 4
@@ -25,25 +25,14 @@ DEFAULT_CHANNEL_PROMPT = "Write a text that is {label}."
 TOKENS_PER_PASS = 512
 
 
-class ChannelScorer:
+class ChannelScorer(DecoderScorer):
     """Scores ``log p(text | label)`` for every label, reusing each label's prompt cache for every text."""
 
     def __init__(self, folder: str, labels: Sequence[str], device: str = "cpu",
                  prompt: str = DEFAULT_CHANNEL_PROMPT, demonstrations: Sequence[Demonstration] = (),
                  max_text_tokens: int = 256, label_texts: dict[str, str] | None = None) -> None:
-        import torch
-
-        from .models import load_tokenizer
-
-        self.torch = torch
-        self.tokenizer = load_tokenizer(folder)
-        self.model = load_causal_lm(folder, device)
-        self.device = device
-        self.labels = list(labels)
-        self.label_texts = [(label_texts or {}).get(label, label) for label in self.labels]
+        super().__init__(folder, labels, device, demonstrations, max_text_tokens, label_texts)
         self.prompt = prompt
-        self.max_text_tokens = max_text_tokens
-        self.demonstrations = list(demonstrations)
         self._prompts: list | None = None  # per label: (cache, log-probabilities of the first text token, length)
 
     # -- prompt pieces --------------------------------------------------------------------------
@@ -130,7 +119,3 @@ class ChannelScorer:
         logp = (logits.gather(-1, following.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)).cpu()
         total = first_logp[ids[:, 0]] + (logp * valid[:, 1:]).sum(1)
         return total.double().numpy()
-
-    def content_free_scores(self) -> np.ndarray:
-        """Scores for a content-free input ("N/A"), for contextual calibration."""
-        return self.score(["N/A"])[0]

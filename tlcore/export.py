@@ -552,22 +552,32 @@ def _encoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
     return head + body + tail
 
 
+def _decoder_preamble(base: str) -> list[str]:
+    """The start of both decoder snippets: imports, the two paths, the spec and the labels."""
+    return ["```python", "import json", "", "import numpy as np", "import torch",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+            'FOLDER = "."  # this folder', f'BASE = "{base}"  # the base model: hub id or a local folder', "",
+            'spec = json.load(open(f"{FOLDER}/method.json"))', 'labels = spec["labels"]']
+
+
+# The end of both decoder snippets: calibrated probabilities from scores(text), and an example call.
+_DECODER_PREDICT = [
+    "def predict_proba(texts):",
+    '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
+    "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
+    "",
+    "",
+    'proba = predict_proba(["Your text here."])',
+    "print(labels[proba[0].argmax()], proba[0].max())",
+    "```", "",
+]
+
+
 def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
     return [
         "With transformers and numpy only (`pip install transformers torch numpy`). This scores one text "
         "and label at a time: simple, and slow for many texts.", "",
-        "```python",
-        "import json",
-        "",
-        "import numpy as np",
-        "import torch",
-        "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        "",
-        'FOLDER = "."  # this folder',
-        f'BASE = "{base}"  # the base model: hub id or a local folder',
-        "",
-        'spec = json.load(open(f"{FOLDER}/method.json"))',
-        'labels = spec["labels"]',
+        *_decoder_preamble(base),
         'label_texts = [spec["label_texts"][label] for label in labels]',
         "tokenizer = AutoTokenizer.from_pretrained(BASE)",
         "model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()",
@@ -617,14 +627,7 @@ def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
         "    return np.array(out)",
         "",
         "",
-        "def predict_proba(texts):",
-        '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
-        "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
-        "",
-        "",
-        'proba = predict_proba(["Your text here."])',
-        "print(labels[proba[0].argmax()], proba[0].max())",
-        "```", "",
+        *_DECODER_PREDICT,
         *_base_note(base, bundled),
     ]
 
@@ -634,18 +637,7 @@ def _channel_snippet(base: str, bundled: bool) -> list[str]:
         "With transformers and numpy only (`pip install transformers torch numpy`). Channel scoring: how likely "
         "the text is after each label's prompt (in method.json). This scores one text and label at a time: "
         "simple, and slow for many texts.", "",
-        "```python",
-        "import json",
-        "",
-        "import numpy as np",
-        "import torch",
-        "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        "",
-        'FOLDER = "."  # this folder',
-        f'BASE = "{base}"  # the base model: hub id or a local folder',
-        "",
-        'spec = json.load(open(f"{FOLDER}/method.json"))',
-        'labels = spec["labels"]',
+        *_decoder_preamble(base),
         "tokenizer = AutoTokenizer.from_pretrained(BASE)",
         "model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()",
         'prompts = [tokenizer(spec["channel_prompts"][label], add_special_tokens=False)["input_ids"]',
@@ -665,14 +657,7 @@ def _channel_snippet(base: str, bundled: bool) -> list[str]:
         "    return np.array(out)",
         "",
         "",
-        "def predict_proba(texts):",
-        '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
-        "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
-        "",
-        "",
-        'proba = predict_proba(["Your text here."])',
-        "print(labels[proba[0].argmax()], proba[0].max())",
-        "```", "",
+        *_DECODER_PREDICT,
         *_base_note(base, bundled),
     ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -37,12 +38,11 @@ class Demonstration:
     label: str
 
 
-class LabelScorer:
-    """Scores ``log p(label | prompt)`` for every label, reusing the shared prompt's KV cache."""
+class DecoderScorer(ABC):
+    """What both ways of scoring labels with a decoder share (this module's and tlcore.channel_scoring's)."""
 
-    def __init__(self, folder: str, labels: Sequence[str], device: str = "cpu",
-                 instruction: str = DEFAULT_INSTRUCTION, demonstrations: Sequence[Demonstration] = (),
-                 max_text_tokens: int = 256, label_texts: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: str, labels: Sequence[str], device: str, demonstrations: Sequence[Demonstration],
+                 max_text_tokens: int, label_texts: dict[str, str] | None) -> None:
         import torch
 
         from .models import load_tokenizer
@@ -52,11 +52,29 @@ class LabelScorer:
         self.model = load_causal_lm(folder, device)
         self.device = device
         self.labels = list(labels)
-        # What the model is asked to say for each label (a description can stand in for a terse name).
+        # What stands for each label in the prompt (a description can stand in for a terse name).
         self.label_texts = [(label_texts or {}).get(label, label) for label in self.labels]
         self.max_text_tokens = max_text_tokens
-        self.system = instruction.format(labels=", ".join(self.label_texts))
         self.demonstrations = list(demonstrations)
+
+    @abstractmethod
+    def score(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Scores of shape (len(texts), len(labels)), log-probability-like; higher means more likely."""
+
+    def content_free_scores(self) -> np.ndarray:
+        """Scores for a content-free input ("N/A"), for contextual calibration."""
+        return self.score(["N/A"])[0]
+
+
+class LabelScorer(DecoderScorer):
+    """Scores ``log p(label | prompt)`` for every label, reusing the shared prompt's KV cache."""
+
+    def __init__(self, folder: str, labels: Sequence[str], device: str = "cpu",
+                 instruction: str = DEFAULT_INSTRUCTION, demonstrations: Sequence[Demonstration] = (),
+                 max_text_tokens: int = 256, label_texts: dict[str, str] | None = None) -> None:
+        super().__init__(folder, labels, device, demonstrations, max_text_tokens, label_texts)
+        self.system = instruction.format(labels=", ".join(self.label_texts))
         self._prefix_ids = self._encode_prefix()
         self._prefix_cache = None
         end = self.tokenizer.eos_token if self.tokenizer.chat_template else "\n"
@@ -205,11 +223,6 @@ class LabelScorer:
         if "sliding_attention" in layer_types:
             return {"full_attention": full, "sliding_attention": full & near}
         return full & near if getattr(config, "use_sliding_window", True) else full
-
-    def content_free_scores(self) -> np.ndarray:
-        """Scores for a content-free input ("N/A"), for contextual calibration."""
-        return self.score(["N/A"])[0]
-
 
 def repeat_cache(shared, n: int):
     """A prompt's key/value cache for a batch of n rows; plain layers are viewed n times, not copied."""
