@@ -110,14 +110,22 @@ def table(rows: list[dict]) -> str:
     for dataset in sorted({r["dataset"] for r in rows}, key=list(common.DATASET_FILES).index):
         mine = [r for r in rows if r["dataset"] == dataset]
         first = mine[0]
+        ranked = any("roc_auc" in r for r in mine)  # two-class data: how well each run ranks the rare class
         lines += ["", f"**{dataset}** ({first['n_test']} test rows; majority class: accuracy "
                       f"{first['majority_accuracy']:.1%}, macro-F1 {first['majority_macro_f1']:.3f})", "",
-                  "| model | method | accuracy | macro-F1 | beats majority (acc / F1) | trainable params | "
-                  "wall s | train s | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| model | method | accuracy | macro-F1 | beats majority (acc / F1) | "
+                  + ("ROC AUC (best threshold) | " if ranked else "") + "trainable params | "
+                  "wall s | train s | peak RSS MB |", "|---|---|---|---|---|" + ("---|" if ranked else "")
+                  + "---|---|---|---|"]
         for r in sorted(mine, key=lambda r: (MODELS.index(r["model"]), METHODS.index(r["method"]))):
             beats = f"{'yes' if r['beats_majority'] else '**no**'} / {'yes' if r['beats_majority_f1'] else '**no**'}"
+            ranking = ""
+            if ranked:
+                ranking = (f"{r['roc_auc']:.2f} ({r['best_threshold_accuracy']:.1%}) | " if "roc_auc" in r
+                           else "— | ")
+            wall = f"{r['wall_s']:.0f}" + (" †" if r.get("shared_cpu") else "")
             lines.append(f"| {r['model']} | {r['method']} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} | {beats} | "
-                         f"{r['trainable_params']:,} of {r['total_params'] / 1e6:.1f} M | {r['wall_s']:.0f} | "
+                         f"{ranking}{r['trainable_params']:,} of {r['total_params'] / 1e6:.1f} M | {wall} | "
                          f"{r['train_seconds']:.0f} | {r['peak_rss_mb']:,.0f} |")
     return "\n".join(lines).strip() + "\n"
 
