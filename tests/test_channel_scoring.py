@@ -51,3 +51,24 @@ def test_channel_scoring_tells_spam_from_ham_where_direct_scoring_does_not(sms):
     channel = margin_auc(ChannelScorer(folder, ["ham", "spam"], label_texts=DESCRIPTIONS).score(texts))
     direct = margin_auc(LabelScorer(folder, ["ham", "spam"], label_texts=DESCRIPTIONS).score(texts))
     assert channel > 0.8 and channel > direct + 0.2, (channel, direct)
+
+
+def test_passes_stay_within_the_budget_of_cached_prompt_tokens(monkeypatch):
+    """Each row of a pass gets its own copy of the prompt's keys and values: a long few-shot prompt and many short
+    texts must not become one huge pass (SmolLM2 few-shot on SMS once peaked at 3 GB this way)."""
+    from tlcore import channel_scoring
+
+    folder = str(model_folder(resolve_model("smollm2-135m")))
+    scorer = ChannelScorer(folder, ["ham", "spam"], demonstrations=[Demonstration(HAM, "ham"), Demonstration(SPAM, "spam")])
+    monkeypatch.setattr(channel_scoring, "CACHED_TOKENS_PER_PASS", 400)
+    cached_tokens = []
+    score_batch = scorer._score_batch
+
+    def counting(batch, cache, first_logp, prompt_len):
+        cached_tokens.append(len(batch) * (prompt_len + max(len(ids) for ids in batch)))
+        return score_batch(batch, cache, first_logp, prompt_len)
+
+    monkeypatch.setattr(scorer, "_score_batch", counting)
+    scores = scorer.score(["ok"] * 30 + [HAM])
+    assert len(cached_tokens) > 4 and max(cached_tokens) <= 400
+    assert np.allclose(scores[:30], scores[0], atol=1e-4)

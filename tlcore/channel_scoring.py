@@ -23,6 +23,10 @@ DEFAULT_CHANNEL_PROMPT = "Write a text that is {label}."
 # Tokens per forward pass: the logits of one pass take tokens x vocabulary x 4 bytes (SmolLM2: 512 x 49,152 x 4
 # = 100 MB), so long texts go a few at a time and short ones many at a time.
 TOKENS_PER_PASS = 512
+# Each row of a pass attends to its own copy of the prompt's keys and values, made when the model appends the
+# text to the shared cache (SmolLM2: ~46 KB per token): rows x (prompt + text) tokens stay under this, or a
+# few-shot prompt of 400 tokens times 250 short texts would take 4.6 GB.
+CACHED_TOKENS_PER_PASS = 8192
 
 
 class ChannelScorer(DecoderScorer):
@@ -85,12 +89,17 @@ class ChannelScorer(DecoderScorer):
         done = len(texts) - len(order)
         with self.torch.inference_mode(), free_cores():
             prompts = self._label_prompts()
+            longest_prompt = max(length for _, _, length in prompts)
+
+            def fits(rows: int, width: int) -> bool:
+                return rows * width <= TOKENS_PER_PASS and rows * (longest_prompt + width) <= CACHED_TOKENS_PER_PASS
+
             start = 0
             while start < len(order):
                 if should_stop and should_stop():
                     raise InterruptedError("scoring cancelled")
-                end = start + 1  # grow the batch while it stays within the token budget (sorted: last is longest)
-                while end < len(order) and (end + 1 - start) * len(ids[order[end]]) <= TOKENS_PER_PASS:
+                end = start + 1  # grow the batch while it stays within both budgets (sorted: the last is longest)
+                while end < len(order) and fits(end + 1 - start, len(ids[order[end]])):
                     end += 1
                 rows = order[start:end]
                 for column, prompt in enumerate(prompts):
