@@ -4,13 +4,16 @@
   description the user wrote), calibrated like the decoder's scores.
 - decoder: by default "channel" scoring, the log-likelihood of the text after a request for each
   label ("Write a text that is <label>.", see tlcore.channel_scoring); or "direct" scoring, the
-  log-likelihood of each label as the answer to an instruction prompt. Either way with calibration: raw scores of a small LM favour one label, so each label's mean score over the
-  evaluated texts is subtracted ("batch calibration"), or the score of a content-free input
-  ("contextual calibration"). Batch calibration assumes balanced classes, so "auto" adds the log
-  class frequency back ("prior", the Bayes correction for a known class balance), measured from the
-  label counts of the validation split, never its texts. On balanced classes the two agree; on SMS
-  spam (87 % ham) the prior took SmolLM2 from 52 % to 81 %, and on TREC, where ABBR is 2 % of the
-  questions, MiniLM from 60 % to 68 %.
+  log-likelihood of each label as the answer to an instruction prompt.
+
+Either way the scores are calibrated: raw scores of a small LM favour one label, so each label's mean
+score over the evaluated texts is subtracted ("batch calibration"), or the score of a content-free
+input ("contextual calibration"). Batch calibration assumes balanced classes, so "auto" adds the log
+class frequency back ("prior", the Bayes correction for a known class balance), measured from the
+label counts of the validation split, never its texts. On balanced classes the two agree; on SMS spam
+(87 % ham) the prior took SmolLM2's direct scores from 52 % to 81 %, and on TREC, where ABBR is 2 % of
+the questions, MiniLM from 60 % to 68 %. With channel scores, which spread much wider, it still calls
+too many SMS texts spam (bench/README.md, "The method table").
 """
 from __future__ import annotations
 
@@ -21,9 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..data import LabeledData
 from ..encoders import embed
-from ..channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer, scores_to_proba
 from .base import Callback, Method, MethodConfig, option, register_method
 
