@@ -30,6 +30,9 @@ class LinearProbeConfig(MethodConfig):
 
 
 FEATURE_CACHE_BYTES = 256 * 2**20  # ~150,000 MiniLM texts; a cache must not fill the user's disk
+# The cache's size as this process last measured it plus what it wrote since, per cache folder: the folder is
+# scanned again only when that passes the cap, not on every new text (the Playground scores one at a time).
+_known_bytes: dict[Path, int] = {}
 
 
 class FeatureCache:
@@ -56,10 +59,18 @@ class FeatureCache:
             vectors = embed([texts[i] for i in missing], str(self.folder), device, max_length=self.max_length,
                             progress=progress)
             self.root.mkdir(parents=True, exist_ok=True)
+            written = 0
             for i, vector in zip(missing, vectors):
-                np.save(self.root / f"{keys[i]}.npy", vector)
+                path = self.root / f"{keys[i]}.npy"
+                np.save(path, vector)
+                written += path.stat().st_size
                 features[i] = vector
-            prune_feature_cache(self.root.parent, FEATURE_CACHE_BYTES, keep={f"{k}.npy" for k in keys})
+            cache = self.root.parent
+            known = _known_bytes.get(cache)
+            if known is None or known + written > FEATURE_CACHE_BYTES:
+                prune_feature_cache(cache, FEATURE_CACHE_BYTES, keep={f"{k}.npy" for k in keys})
+            else:
+                _known_bytes[cache] = known + written
         return np.stack(features)
 
 
@@ -88,6 +99,7 @@ def prune_feature_cache(root: Path, limit_bytes: int, keep: set[str] = frozenset
             pass
         total -= size
         removed += 1
+    _known_bytes[root] = total
     return removed
 
 
