@@ -17,7 +17,8 @@ st.title("TransferLab")
 st.markdown(
     "Turn a small pretrained language model into a text classifier for **your own labeled data**, "
     "and see which way of doing it works best — on the same test rows, on your laptop's CPU:\n\n"
-    "- **Zero-shot**: no labeled examples at all; the model matches each text to the label names.\n"
+    "- **Zero-shot**: no labeled examples at all; the model matches each text to the label names (or your "
+    "descriptions of them).\n"
     "- **Few-shot**: a handful of examples per class, still no training (prototypes or an in-context "
     "prompt).\n"
     f"- **Fine-tuned**: train on your examples ({', '.join(trained) or 'no training method installed'}); "

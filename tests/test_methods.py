@@ -94,7 +94,7 @@ def test_unknown_method_and_bad_option_values():
         tlcore.get_method("lorax")
     with pytest.raises(tlcore.ConfigError, match="lr must be at least"):
         tlcore.get_method("lora").config_cls(lr=-1)
-    with pytest.raises(tlcore.ConfigError, match="calibration must be one of auto, batch, prior, contextual, none"):
+    with pytest.raises(tlcore.ConfigError, match="calibration must be one of auto, match, prior, batch, contextual, none"):
         tlcore.get_method("zero-shot").config_cls(calibration="magic")
     with pytest.raises(tlcore.MethodError, match="already registered"):
         entry = tlcore.get_method("lora")
@@ -131,7 +131,7 @@ def test_auto_calibration_adds_the_class_prior_which_matters_only_when_classes_a
     def predictions(train_labels):
         method = entry.method_cls(entry.config_cls(), spec, model_folder(spec), ["ham", "spam"])
         method._record_prior(tlcore.LabeledData(["x"] * len(train_labels), train_labels))
-        method.scorer, method.calibration_means = FixedScores(scores), None
+        method.scorer, method.calibration_offsets = FixedScores(scores), None
         return np.asarray(method.predict_proba(texts)).argmax(1)
 
     balanced = predictions(["ham"] * 10 + ["spam"] * 10)
@@ -150,7 +150,7 @@ def test_auto_calibration_corrects_for_one_rare_class_among_common_ones():
     scores = [[0.3, 0.0, 0.0]] * 10 + [[0.0, 0.5, 0.0]] * 10 + [[0.0, 0.0, 0.5]] * 10
     method = entry.method_cls(entry.config_cls(), spec, model_folder(spec), labels)
     method._record_prior(tlcore.LabeledData(["x"] * 42, ["abbr"] * 2 + ["desc"] * 20 + ["loc"] * 20))
-    method.scorer, method.calibration_means = FixedScores(scores), None
+    method.scorer, method.calibration_offsets = FixedScores(scores), None
     predicted = np.asarray(method.predict_proba(["t"] * 30)).argmax(1)
     assert (predicted == 0).sum() < 10  # batch calibration alone would call all 10 leaning texts "abbr"
 
@@ -162,12 +162,12 @@ def test_calibration_is_fixed_by_the_first_batch_so_rows_are_labelled_independen
     spec = resolve_model("smollm2-135m")
     method = entry.method_cls(entry.config_cls(calibration="batch"), spec, model_folder(spec), ["ham", "spam"])
     method._record_prior(tlcore.LabeledData(["x", "y"], ["ham", "spam"]))
-    method.scorer, method.calibration_means = FixedScores([[0.0, -0.2]] * 16 + [[0.0, 0.4]] * 4), None
-    method.predict_proba(["t"] * 20)  # the run's test split sets the means once
-    means = list(method.calibration_means)
+    method.scorer, method.calibration_offsets = FixedScores([[0.0, -0.2]] * 16 + [[0.0, 0.4]] * 4), None
+    method.predict_proba(["t"] * 20)  # the run's test split sets the offsets once
+    offsets = list(method.calibration_offsets)
 
     method.scorer = FixedScores([[0.0, 0.1]] * 30)  # a later file whose rows all lean the same way
     alone = np.asarray(method.predict_proba(["t"]))[0]
     in_a_batch = np.asarray(method.predict_proba(["t"] * 30))[0]
-    assert method.calibration_means == means
+    assert method.calibration_offsets == offsets
     assert np.allclose(alone, in_a_batch) and alone.argmax() == 1

@@ -8,7 +8,7 @@
 - Full-model methods (full, freeze): the ``save_pretrained`` folder (safetensors, tokenizer, labels in
   config.json): ``AutoModelForSequenceClassification.from_pretrained(folder)``.
 - Methods without trained weights (zero-shot, few-shot, linear-probe): ``method.json`` with everything
-  needed to reproduce the predictions (prompt, label texts, shots, calibration means, linear head).
+  needed to reproduce the predictions (prompt, label texts, shots, calibration offsets, linear head).
 
 Every export has a model card (README.md) with a working "How to load" snippet, and never holds a
 pickle file. A ``transferlab/`` folder keeps the run's record (config.json, metrics.json, the test
@@ -266,16 +266,20 @@ def method_spec(artifacts: Path, config: dict) -> dict:
     label_texts = {label: str(descriptions.get(label, label)) for label in labels}
     instruction = options.get("instruction", DEFAULT_INSTRUCTION)
     spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
-    from .methods.zero_shot import resolve_calibration, saved_scoring
+    from .methods.zero_shot import saved_scoring
+    from .score_calibration import resolve_calibration, saved_offsets
 
-    spec.update({"calibration": resolve_calibration(options.get("calibration", "auto"), state.get("class_prior")),
-                 "calibration_means": state.get("calibration_means"), "class_prior": state.get("class_prior")})
+    mode = options.get("calibration", "auto")
+    spec.update({"calibration": resolve_calibration(mode, state.get("class_prior")),
+                 "calibration_offsets": saved_offsets(state, mode), "class_prior": state.get("class_prior")})
+    if state.get("label_vectors") is not None:  # zero-shot label vectors refined on the training texts
+        spec["class_vectors"] = state["label_vectors"]
     if spec["model_kind"] == "encoder":
         spec.update({"temperature": options.get("temperature", 0.05),
                      "embedding": "mean of the last hidden states over non-padding tokens, L2-normalised",
                      "scoring": "cosine(text, class vector) / temperature, calibrated, then softmax; class vector = "
-                                "the label text's embedding (zero-shot) or the normalised mean of the shots' "
-                                "embeddings (few-shot)"})
+                                "class_vectors (zero-shot: the label texts' embeddings refined on the training "
+                                "texts) or the normalised mean of the shots' embeddings (few-shot)"})
     elif saved_scoring(artifacts) == "channel":
         spec.update({"channel_prompts": state["channel_prompts"],
                      "scoring": "channel: sum of the log-probabilities of the text's tokens (cut to max_length) "
@@ -479,15 +483,11 @@ _SOFTMAX_AND_CALIBRATE = [
     "",
     "",
     "def calibrate(s):",
-    '    """Remove the bias of the scores towards some labels, as the run did (spec["calibration"])."""',
-    '    mode, means = spec["calibration"], spec["calibration_means"]',
-    '    if mode in ("batch", "prior"):  # each label\'s mean score over the run\'s test texts',
-    "        s = s - np.asarray(means)",
-    '        if mode == "prior":  # plus the log class frequency (for imbalanced classes)',
-    '            s = s + np.log(np.asarray(spec["class_prior"]))',
-    '    elif mode == "contextual":  # the score of a content-free input ("N/A")',
-    "        s = s - np.asarray(means)",
-    "    return s",
+    '    """Remove the bias of the scores towards some labels: one offset per label, set by the run from its',
+    '    test texts as spec["calibration"] says (match: the average probability of each label equals its class',
+    '    frequency)."""',
+    '    offsets = spec["calibration_offsets"]',
+    "    return s if offsets is None else s + np.asarray(offsets)",
     "",
     "",
 ]
@@ -542,7 +542,8 @@ def _encoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
                 '    """Class probabilities, one row per text, columns in label order."""',
                 '    return softmax(calibrate(embed(texts) @ class_vectors.T / spec["temperature"]))']
     else:
-        body = ['class_vectors = embed([spec["label_texts"][label] for label in labels])',
+        body = ['class_vectors = (np.asarray(spec["class_vectors"]) if "class_vectors" in spec',
+                '                 else embed([spec["label_texts"][label] for label in labels]))',
                 "", "",
                 "def predict_proba(texts):",
                 '    """Class probabilities, one row per text, columns in label order."""',

@@ -238,9 +238,3 @@ def repeat_cache(shared, n: int):
     cache = copy.deepcopy(shared)  # sliding-window or other layer kinds: the generic (copying) way
     cache.batch_repeat_interleave(n)
     return cache
-
-
-def scores_to_proba(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)

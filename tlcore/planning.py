@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .label_vectors import MAX_POOL, worth_refining
 from .methods import get_method
 from .methods.base import resolve_epochs
 from .models import ModelSpec, model_folder, resolve_model
@@ -112,13 +113,14 @@ class FlopEstimate:
 
 def estimate_flops(kind: str, method: str, compute_params: int, trainable: int, total: int, tokens: float,
                    n_train: int, n_test: int, passes: float, shots: int = 0, n_labels: int = 2,
-                   scoring: str = "channel") -> FlopEstimate:
+                   scoring: str = "channel", refine_rounds: int = 0) -> FlopEstimate:
     """FLOPs of one (model, method) run; planning uses it before a run, the compute footprint
     (tlcore.checks.footprint) after it, with the run's measured tokens and passes.
 
     A forward pass costs 2 FLOPs (a multiply and an add) per non-embedding weight per token.
     ``passes``: passes over the training rows (epochs) for methods that take gradient steps.
     ``scoring``: how a decoder's zero-/few-shot run scores (tlcore.channel_scoring or tlcore.lm_scoring).
+    ``refine_rounds``: an encoder's zero-shot refines its label vectors on (up to MAX_POOL) training texts.
     """
     flops_per_token = 2 * compute_params  # one forward pass
     if kind == "decoder" and method in ("zero-shot", "few-shot"):
@@ -132,7 +134,10 @@ def estimate_flops(kind: str, method: str, compute_params: int, trainable: int, 
                             flops_per_token * (tokens + 12) * n_test,
                             "2 x params x (query + label tokens) per test text")
     if not get_method(method).method_cls.trains or method == "linear-probe":
-        return FlopEstimate(flops_per_token * tokens * (n_train if method == "linear-probe" else 0),
+        encoded = n_train if method == "linear-probe" else 0  # training texts encoded once
+        if method == "zero-shot" and refine_rounds and worth_refining(n_train, n_labels):
+            encoded = min(n_train, MAX_POOL)
+        return FlopEstimate(flops_per_token * tokens * encoded,
                             flops_per_token * tokens * n_test, "2 x params x tokens per text (one forward pass)")
     # Backward costs ~2x forward; adapters skip the frozen weights' gradients (~1x instead of 2x).
     backward = 2 if trainable > total / 2 else 1
@@ -158,7 +163,8 @@ def plan_method(model: str, method: str, n_labels: int, n_train: int, n_test: in
         epochs = resolve_epochs(getattr(config, "epochs", 1), n_train, getattr(config, "batch_size", 16))
     estimate = estimate_flops(spec.kind, method, compute_params, trainable, total, tokens, n_train, n_test, epochs,
                               shots=getattr(config, "shots", 0), n_labels=n_labels,
-                              scoring=getattr(config, "scoring", "channel"))
+                              scoring=getattr(config, "scoring", "channel"),
+                              refine_rounds=getattr(config, "refine_rounds", 0))
     flops, formula = estimate.total, estimate.formula
     # Plus starting a worker, importing torch and loading the model (measured here: ~10 s / ~20 s).
     seconds = flops / (matmul_gflops() * 1e9 * _EFFICIENCY) + (20 if spec.kind == "decoder" else 10)

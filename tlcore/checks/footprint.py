@@ -137,7 +137,7 @@ def compute_footprint(run: Run, assumptions: FootprintAssumptions | None = None)
     """The compute footprint of a finished run (see the module docstring for every formula)."""
     from ..inference import check_usable
     from ..methods import get_method
-    from ..methods.zero_shot import saved_scoring
+    from ..methods.zero_shot import saved_refine_rounds, saved_scoring
     from ..models import model_folder, resolve_model
     from ..planning import _counts, estimate_flops
 
@@ -173,7 +173,7 @@ def compute_footprint(run: Run, assumptions: FootprintAssumptions | None = None)
     scoring = saved_scoring(run.path / "artifacts")
     flops = estimate_flops(spec.kind, config["method"], compute_params, trainable, total, train_tokens, n_train,
                            0, passes, shots=int(getattr(method_config, "shots", 0) or 0), n_labels=len(labels),
-                           scoring=scoring)
+                           scoring=scoring, refine_rounds=saved_refine_rounds(run.path / "artifacts"))
     prediction = estimate_flops(spec.kind, config["method"], compute_params, trainable, total, test_tokens, 0,
                                 n_test, passes, n_labels=len(labels), scoring=scoring).prediction
     device = str(metrics.get("device", "cpu"))

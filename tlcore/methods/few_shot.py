@@ -13,15 +13,14 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
-from ..encoders import embed
 from ..errors import DatasetError
 from ..lm_scoring import Demonstration
 from .base import Callback, option, register_method
-from .zero_shot import PromptScoring, ZeroShotConfig
+from .zero_shot import PromptScoring, PromptScoringConfig
 
 
 @dataclass
-class FewShotConfig(ZeroShotConfig):
+class FewShotConfig(PromptScoringConfig):
     shots: int = option(4, "Labeled examples per class (K) put in the prompt or averaged into a prototype.",
                         min=1, max=64)
 
@@ -53,7 +52,7 @@ class FewShot(PromptScoring):
         if self.model_spec.kind == "decoder":
             self._setup_decoder()
             return
-        vectors = embed([d.text for d in self.shots], str(self.folder), self.device, max_length=self.config.max_length)
+        vectors = self._embed([d.text for d in self.shots])
         prototypes = np.stack([vectors[[d.label == label for d in self.shots]].mean(axis=0) for label in self.labels])
         self.prototypes = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
 
@@ -68,8 +67,7 @@ class FewShot(PromptScoring):
     def _restore(self, state: dict) -> None:
         self.shots = [Demonstration(d["text"], d["label"]) for d in state["shots"]]
         self._prepare()
-        self.calibration_means = state.get("calibration_means")
-        self.class_prior = state.get("class_prior")
+        super()._restore(state)
 
 
 register_method(name="few-shot", config_cls=FewShotConfig, method_cls=FewShot)

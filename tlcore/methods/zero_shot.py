@@ -1,19 +1,15 @@
 """Zero-shot: no labeled example is used.
 
-- encoder: cosine similarity of the text's embedding to each label's embedding (its name, or a
-  description the user wrote), calibrated like the decoder's scores.
+- encoder: cosine similarity of the text's embedding to each label's vector: its name, or a description
+  the user wrote, refined on the training texts without their labels (tlcore.label_vectors).
 - decoder: by default "channel" scoring, the log-likelihood of the text after a request for each
   label ("Write a text that is <label>.", see tlcore.channel_scoring); or "direct" scoring, the
   log-likelihood of each label as the answer to an instruction prompt.
 
-Either way the scores are calibrated: raw scores of a small LM favour one label, so each label's mean
-score over the evaluated texts is subtracted ("batch calibration"), or the score of a content-free
-input ("contextual calibration"). Batch calibration assumes balanced classes, so "auto" adds the log
-class frequency back ("prior", the Bayes correction for a known class balance), measured from the
-label counts of the validation split, never its texts. On balanced classes the two agree; on SMS spam
-(87 % ham) the prior took SmolLM2's direct scores from 52 % to 81 %, and on TREC, where ABBR is 2 % of
-the questions, MiniLM from 60 % to 68 %. With channel scores, which spread much wider, it still calls
-too many SMS texts spam (bench/README.md, "The method table").
+Either way the scores are calibrated (tlcore.score_calibration): raw scores favour some labels whatever the
+text, so one offset per label is taken from the run's test texts, labels unseen. By default ("auto") the
+offsets make the average predicted probability of each label equal its class frequency, measured from the
+label counts of the validation split, never its texts.
 """
 from __future__ import annotations
 
@@ -27,12 +23,16 @@ import numpy as np
 from ..channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..data import LabeledData
 from ..encoders import embed
-from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer, scores_to_proba
+from ..label_vectors import MAX_POOL, refine_label_vectors, worth_refining
+from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
+from ..score_calibration import MODES, calibration_offsets, resolve_calibration, saved_offsets, softmax
 from .base import Callback, Method, MethodConfig, option, register_method
 
 
 @dataclass
-class ZeroShotConfig(MethodConfig):
+class PromptScoringConfig(MethodConfig):
+    """The options zero-shot and few-shot share."""
+
     label_descriptions: dict = option({}, "Optional text per label used instead of its name, e.g. "
                                           "{'ABBR': 'abbreviation'}.")
     scoring: str = option("channel", "Decoder: channel (how likely the text is after a request for each label; "
@@ -42,11 +42,12 @@ class ZeroShotConfig(MethodConfig):
                                                          "{label} is replaced by each label (or its description).")
     instruction: str = option(DEFAULT_INSTRUCTION, "Decoder, direct scoring: the prompt; {labels} is replaced by "
                                                    "the label list.")
-    calibration: str = option("auto", "Score calibration: batch (subtract each label's mean score; "
-                                      "assumes balanced classes), prior (batch, plus the log class frequency of "
-                                      "the labeled rows), contextual (subtract the score of 'N/A'), none, or "
-                                      "auto (prior when the class frequencies are known, else batch).",
-                              choices=("auto", "batch", "prior", "contextual", "none"))
+    calibration: str = option("auto", "Score calibration, one offset per label from the test texts: match (the "
+                                      "average probability of each label equals its class frequency in the "
+                                      "labeled rows), prior (subtract each label's mean score, add the log "
+                                      "class frequency), batch (subtract the mean; assumes balanced classes), "
+                                      "contextual (subtract the score of 'N/A'), none, or auto (match when the "
+                                      "class frequencies are known, else batch).", choices=MODES)
     temperature: float = option(0.05, "Encoder: softmax temperature over cosine similarities.", min=1e-4, max=10.0)
     max_length: int = option(256, "Tokens per text; longer texts are cut.", min=8, max=4096)
 
@@ -54,6 +55,14 @@ class ZeroShotConfig(MethodConfig):
         super().__post_init__()
         _check_template("instruction", self.instruction, "labels", "the label names are inserted")
         _check_template("channel prompt", self.channel_prompt, "label", "each label (or its description) goes")
+
+
+@dataclass
+class ZeroShotConfig(PromptScoringConfig):
+    refine_rounds: int = option(3, "Encoder: rounds that move each label's vector towards the training texts most "
+                                   "like it (their labels are never read; skipped with fewer than 8 per label); 0 "
+                                   "uses the label texts alone.",
+                                min=0, max=20)
 
 
 def _check_template(name: str, template: str, field: str, where: str) -> None:
@@ -68,25 +77,23 @@ def _check_template(name: str, template: str, field: str, where: str) -> None:
                           "write a literal brace as {{ or }}.") from None
 
 
-def saved_scoring(artifacts: Path) -> str:
-    """How a saved zero- or few-shot run scores with a decoder: "channel", or "direct" for runs saved before
-    channel scoring existed (their options did not name it)."""
+def saved_option(artifacts: Path, name: str, before: object) -> object:
+    """An option of a saved zero- or few-shot run; ``before`` for runs saved before the option existed (their
+    predictions must not change with today's default)."""
     path = artifacts / "method_state.json"
     if not path.exists():
-        return "direct"
-    return json.loads(path.read_text(encoding="utf-8")).get("config", {}).get("scoring", "direct")
+        return before
+    return json.loads(path.read_text(encoding="utf-8")).get("config", {}).get(name, before)
 
 
-def resolve_calibration(mode: str, class_prior: list[float] | None) -> str:
-    """The calibration "auto" stands for: prior when the class frequencies are known, else batch.
+def saved_scoring(artifacts: Path) -> str:
+    """How a saved decoder run scores: "channel", or "direct" for runs saved before channel scoring existed."""
+    return str(saved_option(artifacts, "scoring", "direct"))
 
-    With balanced classes the prior adds the same constant to every label, so it equals batch; a
-    threshold on "how imbalanced" would only decide where that stops being true (an earlier one looked
-    at the largest class only and missed TREC's 2 % ABBR class).
-    """
-    if mode != "auto":
-        return mode
-    return "batch" if class_prior is None else "prior"
+
+def saved_refine_rounds(artifacts: Path) -> int:
+    """How many rounds a saved encoder zero-shot run refined its label vectors (0 before refinement existed)."""
+    return int(saved_option(artifacts, "refine_rounds", 0))
 
 
 class PromptScoring(Method):
@@ -108,16 +115,19 @@ class PromptScoring(Method):
         else:
             self.scorer = LabelScorer(str(self.folder), self.labels, self.device, instruction=self.config.instruction,
                                       **shared)
-        self.calibration_means: list[float] | None = getattr(self, "calibration_means", None)
+        self.calibration_offsets: list[float] | None = getattr(self, "calibration_offsets", None)
 
     def _decoder_proba(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
         progress = (lambda d, t: callback.on_progress("scoring", d, t)) if callback else None
         scores = self.scorer.score(texts, progress=progress, should_stop=callback.should_stop if callback else None)
         return self._calibrated_proba(scores, lambda: self.scorer.content_free_scores())
 
+    def _embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        return embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
+
     def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
         progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
-        vectors = embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
+        vectors = self._embed(texts, progress)
 
         def content_free() -> np.ndarray:
             return embed(["N/A"], str(self.folder), self.device)[0] @ class_vectors.T / self.config.temperature
@@ -128,23 +138,16 @@ class PromptScoring(Method):
         """Scores (texts x labels, log-probability-like) → probabilities, calibrated as the config says.
 
         Both model kinds share it: a cosine-similarity classifier is as biased towards some label names as a
-        small LM is (minilm zero-shot on SMS spam: 68 % uncalibrated, 83 % with the prior; few-shot
-        prototypes 64 % → 87 %). Batch means are taken once, from the first texts scored (the run's test
-        split, labels unseen), and stored with the run: afterwards each text is labelled on its own, so a
-        row's label never depends on the other rows of a file.
+        small LM is (minilm zero-shot on SMS spam: 68 % uncalibrated, 83 % with the prior). The offsets are
+        taken once, from the first texts scored (the run's test split, labels unseen), and stored with the
+        run: afterwards each text is labelled on its own, so a row's label never depends on the other rows
+        of a file.
         """
-        mode = resolve_calibration(self.config.calibration, getattr(self, "class_prior", None))
-        if mode in ("batch", "prior"):
-            if getattr(self, "calibration_means", None) is None:  # the run's own test texts, once
-                self.calibration_means = scores.mean(axis=0).tolist()
-            scores = scores - np.asarray(self.calibration_means)
-            if mode == "prior":
-                scores = scores + np.log(np.asarray(self.class_prior))
-        elif mode == "contextual":
-            if getattr(self, "calibration_means", None) is None:
-                self.calibration_means = np.asarray(content_free()).tolist()
-            scores = scores - np.asarray(self.calibration_means)
-        return scores_to_proba(scores)
+        if getattr(self, "calibration_offsets", None) is None:
+            mode = resolve_calibration(self.config.calibration, getattr(self, "class_prior", None))
+            self.calibration_offsets = calibration_offsets(mode, scores, getattr(self, "class_prior", None),
+                                                           content_free).tolist()
+        return softmax(np.asarray(scores, dtype=float) + np.asarray(self.calibration_offsets))
 
     def _record_prior(self, train: LabeledData, val: LabeledData | None = None) -> None:
         """Class frequencies (label counts only, never texts), for prior-corrected calibration.
@@ -153,11 +156,10 @@ class PromptScoring(Method):
         so it keeps the real class balance that a balanced training sample hides; use it when it has rows.
         """
         source = val if val is not None and len(val) >= 2 * len(self.labels) else train
-        counts = np.array([source.labels.count(label) for label in self.labels], dtype=float) + 1.0
-        self.class_prior = (counts / counts.sum()).tolist()
+        self.class_prior = label_frequencies(source, self.labels)
 
     def _state(self) -> dict:
-        state = {"calibration_means": getattr(self, "calibration_means", None),
+        state = {"calibration_offsets": getattr(self, "calibration_offsets", None),
                  "class_prior": getattr(self, "class_prior", None)}
         if isinstance(getattr(self, "scorer", None), ChannelScorer):  # the exact prompts, for the export
             state["channel_prompts"] = {label: self.scorer.render_prompt(label) for label in self.labels}
@@ -169,37 +171,69 @@ class PromptScoring(Method):
     def load(self, folder: Path) -> None:
         state = json.loads((folder / "method_state.json").read_text())
         self.config.scoring = saved_scoring(folder)  # the run's own, whatever today's default is
+        if hasattr(self.config, "refine_rounds"):
+            self.config.refine_rounds = saved_refine_rounds(folder)
         self._restore(state)
 
     def _restore(self, state: dict) -> None:
-        self.calibration_means = state.get("calibration_means")
         self.class_prior = state.get("class_prior")
+        self.calibration_offsets = saved_offsets(state, self.config.calibration)
+
+
+def label_frequencies(data: LabeledData, labels: Sequence[str]) -> list[float]:
+    """How often each label occurs in ``data``, add-one smoothed so no class has probability zero."""
+    counts = np.array([data.labels.count(label) for label in labels], dtype=float) + 1.0
+    return (counts / counts.sum()).tolist()
 
 
 class ZeroShot(PromptScoring):
-    description = ("Uses no labeled examples: the encoder compares each text with the label names; the decoder "
-                   "scores how likely the text is as the answer to a request for each label.")
+    description = ("Uses no labeled examples: the encoder compares each text with the label names (or your "
+                   "descriptions), tuned on the training texts without their labels; the decoder scores how "
+                   "likely the text is as the answer to a request for each label.")
     when_to_use = "Prefer it when you have no labels yet, or as the floor every other method must beat."
     kinds = ("encoder", "decoder")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
         self._record_prior(train, val)
-        self._prepare()
-
-    def _prepare(self) -> None:
         if self.model_spec.kind == "decoder":
             self._setup_decoder()
-        else:
-            texts = self._label_texts()
-            self.label_vectors = embed([texts[label] for label in self.labels], str(self.folder), self.device)
+            return
+        texts = self._label_texts()
+        self.label_vectors = self._embed([texts[label] for label in self.labels])
+        if self.config.refine_rounds and worth_refining(len(train), len(self.labels)):
+            self.label_vectors = self._refined(self.label_vectors, train, callback)
+
+    def _refined(self, label_vectors: np.ndarray, train: LabeledData, callback: Callback) -> np.ndarray:
+        """The label vectors moved towards the training texts (tlcore.label_vectors); labels are never read,
+        only their counts, which say how often each label occurs among those texts."""
+        rows = np.arange(len(train))
+        if len(rows) > MAX_POOL:
+            rows = np.sort(np.random.default_rng(self.config.seed).choice(rows, MAX_POOL, replace=False))
+        pool = LabeledData([train.texts[i] for i in rows], [train.labels[i] for i in rows])
+        progress = (lambda d, t: callback.on_progress("encoding training texts", d, t)) if callback else None
+        vectors = self._embed(pool.texts, progress)
+        return refine_label_vectors(label_vectors, vectors, label_frequencies(pool, self.labels),
+                                    self.config.temperature, self.config.refine_rounds)
 
     def predict_proba(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
         if self.model_spec.kind == "decoder":
             return self._decoder_proba(texts, callback)
         return self._encoder_proba(texts, callback, self.label_vectors)
 
+    def _state(self) -> dict:
+        state = super()._state()
+        if self.model_spec.kind == "encoder":  # refined on training texts: they cannot be recomputed from the config
+            state["label_vectors"] = np.asarray(self.label_vectors).tolist()
+        return state
+
     def _restore(self, state: dict) -> None:
-        self._prepare()
+        if self.model_spec.kind == "decoder":
+            self._setup_decoder()
+        elif state.get("label_vectors") is not None:
+            self.label_vectors = np.asarray(state["label_vectors"], dtype=float)
+        else:  # saved before refinement existed: the label texts alone
+            texts = self._label_texts()
+            self.label_vectors = self._embed([texts[label] for label in self.labels])
         super()._restore(state)
 
 
