@@ -65,9 +65,9 @@ def choose_method(spec: tlcore.ModelSpec):
     return entry
 
 
-def method_settings(entry, area, advanced) -> tuple[dict, list[str]]:
-    """The method's option widgets, generated from its config fields."""
-    fields = entry.config_cls.describe_fields()
+def method_settings(entry, model_kind: str, area, advanced) -> tuple[dict, list[str]]:
+    """The method's option widgets, generated from its config fields (those this kind of model uses)."""
+    fields = entry.config_cls.describe_fields(model_kind)
     key_fields = [f for f in fields if f["name"] in KEY_OPTIONS]
     values: dict = {}
     errors: list[str] = []
@@ -297,7 +297,7 @@ def setup(blocking: bool) -> None:
     panel = st.container(border=True)  # filled once the split is known (it needs the training size)
     method_area, split_area = st.container(), st.container()
     advanced = st.expander("Advanced", icon=":material/tune:")
-    options, errors = method_settings(entry, method_area, advanced)
+    options, errors = method_settings(entry, spec.kind, method_area, advanced)
     split = split_settings(split_area, advanced, test)
     for error in errors:
         st.error(error)

@@ -134,9 +134,23 @@ def test_train_page_builds_every_method_from_the_registry(method, tmp_path, monk
     assert not at.error
     widgets = {w.key for kind in ("number_input", "selectbox", "text_input", "text_area", "checkbox")
                for w in at.get(kind)}
+    kind = tlcore.resolve_model(at.selectbox(key="train_w_model").value).kind
     for field in entry.config_cls.describe_fields():
-        assert f"train_opt::{method}::{field['name']}" in widgets, field["name"]
+        shown = kind in field.get("model_kinds", [kind])  # an option of the other model kind is hidden
+        assert (f"train_opt::{method}::{field['name']}" in widgets) == shown, field["name"]
     assert not start_button(at).disabled
+
+
+def test_train_page_shows_only_the_options_the_chosen_model_kind_uses(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    at.selectbox(key="train_w_method").set_value("zero-shot").run()
+    labels = lambda: {w.label for kind in ("number_input", "selectbox", "text_input", "text_area")  # noqa: E731
+                      for w in at.get(kind)}
+    assert {"Refine rounds", "Temperature"} <= labels() and not {"Channel prompt", "Scoring"} & labels()
+    at.selectbox(key="train_w_model").set_value("smollm2-135m").run()
+    at.selectbox(key="train_w_method").set_value("zero-shot").run()
+    assert {"Channel prompt", "Scoring", "Instruction"} <= labels() and not {"Refine rounds"} & labels()
+    assert not at.exception and not start_button(at).disabled
 
 
 def test_train_page_key_options_up_front(tmp_path, monkeypatch):

@@ -20,7 +20,10 @@ from ..models import ModelSpec
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
-    """A config field with help text (shown as CLI help and UI tooltips)."""
+    """A config field with help text (shown as CLI help and UI tooltips).
+
+    ``model_kinds=("decoder",)`` marks an option only one kind of model uses; the Train page hides it for others.
+    """
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kwargs})
     return field(default=default, metadata={"help": help, **kwargs})
@@ -61,13 +64,18 @@ class MethodConfig:
         return cls(**values)
 
     @classmethod
-    def describe_fields(cls) -> list[dict]:
+    def describe_fields(cls, model_kind: str | None = None) -> list[dict]:
+        """Every field's name, type, default, help and bounds; with ``model_kind``, only those that kind uses."""
         out = []
         for f in dataclasses.fields(cls):
+            kinds = f.metadata.get("model_kinds")
+            if model_kind is not None and kinds is not None and model_kind not in kinds:
+                continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore
             out.append({"name": f.name, "type": getattr(f.type, "__name__", str(f.type)), "default": default,
                         "help": f.metadata.get("help", ""),
-                        **{k: f.metadata[k] for k in ("min", "max", "choices") if k in f.metadata}})
+                        **{k: f.metadata[k] for k in ("min", "max", "choices") if k in f.metadata},
+                        **({"model_kinds": list(kinds)} if kinds else {})})
         return out
 
 

@@ -29,6 +29,9 @@ from ..score_calibration import MODES, calibration_offsets, resolve_calibration,
 from .base import Callback, Method, MethodConfig, option, register_method
 
 
+ENCODER, DECODER = ("encoder",), ("decoder",)  # options only one kind of model uses
+
+
 @dataclass
 class PromptScoringConfig(MethodConfig):
     """The options zero-shot and few-shot share."""
@@ -37,18 +40,21 @@ class PromptScoringConfig(MethodConfig):
                                           "{'ABBR': 'abbreviation'}.")
     scoring: str = option("channel", "Decoder: channel (how likely the text is after a request for each label; "
                                      "much better for small models) or direct (how likely each label is as the "
-                                     "answer to the instruction).", choices=("channel", "direct"))
+                                     "answer to the instruction).", choices=("channel", "direct"),
+                          model_kinds=DECODER)
     channel_prompt: str = option(DEFAULT_CHANNEL_PROMPT, "Decoder, channel scoring: the request the text answers; "
-                                                         "{label} is replaced by each label (or its description).")
+                                                         "{label} is replaced by each label (or its description).",
+                                 model_kinds=DECODER)
     instruction: str = option(DEFAULT_INSTRUCTION, "Decoder, direct scoring: the prompt; {labels} is replaced by "
-                                                   "the label list.")
+                                                   "the label list.", model_kinds=DECODER)
     calibration: str = option("auto", "Score calibration, one offset per label from the test texts: match (the "
                                       "average probability of each label equals its class frequency in the "
                                       "labeled rows), prior (subtract each label's mean score, add the log "
                                       "class frequency), batch (subtract the mean; assumes balanced classes), "
                                       "contextual (subtract the score of 'N/A'), none, or auto (match when the "
                                       "class frequencies are known, else batch).", choices=MODES)
-    temperature: float = option(0.05, "Encoder: softmax temperature over cosine similarities.", min=1e-4, max=10.0)
+    temperature: float = option(0.05, "Encoder: softmax temperature over cosine similarities.", min=1e-4, max=10.0,
+                                model_kinds=ENCODER)
     max_length: int = option(256, "Tokens per text; longer texts are cut.", min=8, max=4096)
 
     def __post_init__(self) -> None:
@@ -61,8 +67,7 @@ class PromptScoringConfig(MethodConfig):
 class ZeroShotConfig(PromptScoringConfig):
     refine_rounds: int = option(3, "Encoder: rounds that move each label's vector towards the training texts most "
                                    "like it (their labels are never read; skipped with fewer than 8 per label); 0 "
-                                   "uses the label texts alone.",
-                                min=0, max=20)
+                                   "uses the label texts alone.", min=0, max=20, model_kinds=ENCODER)
 
 
 def _check_template(name: str, template: str, field: str, where: str) -> None:
