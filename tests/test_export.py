@@ -186,6 +186,8 @@ def test_prompt_and_probe_exports_are_json_with_a_working_snippet(store, sms, tm
             assert spec["label_texts"] == {"ham": "ham", "spam": "spam"} and spec["temperature"] == 0.05
         if method == "few-shot":
             assert len(spec["shots"]) == 4 and {s["label"] for s in spec["shots"]} == {"ham", "spam"}
+        if method == "zero-shot":  # refined on the 16 training texts, so not recomputable from the label texts
+            assert np.asarray(spec["class_vectors"]).shape == (2, 384)
         readme = (folder / "README.md").read_text()
         assert f"`{method}`" in readme and "## How to load" in readme and "Macro-F1" in readme
         texts, want[method] = expected(run)

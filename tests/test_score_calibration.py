@@ -48,3 +48,30 @@ def test_runs_saved_before_offsets_existed_keep_the_calibration_they_were_made_w
     offsets = saved_offsets(legacy, mode)
     assert offsets == expected if expected is None else np.allclose(offsets, expected)
     assert saved_offsets({**legacy, "calibration_offsets": [0.5, -0.5]}, mode) == [0.5, -0.5]
+
+
+def test_a_zero_shot_run_saved_before_offsets_and_refinement_reloads_with_its_own_predictions(sms, tmp_path):
+    """A run saved by the previous release: method_state.json with calibration means, no offsets, no label
+    vectors, options without refine_rounds, "auto" calibration (which then meant the prior rule)."""
+    import json
+
+    import pandas as pd
+
+    import tlcore
+    from tlcore.inference import load_method
+
+    config = tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8, test_size=20,
+                              method_options={"calibration": "prior", "refine_rounds": 0})
+    run = tlcore.create_run(config, sms, store=tlcore.RunStore(tmp_path / "runs"))
+    tlcore.execute(run)
+    state_file = run.path / "artifacts" / "method_state.json"
+    state = json.loads(state_file.read_text())
+    means = np.log(state["class_prior"]) - np.asarray(state["calibration_offsets"])  # prior: log prior - means
+    options = {k: v for k, v in state["config"].items() if k != "refine_rounds"}
+    state_file.write_text(json.dumps({"calibration_means": means.tolist(), "class_prior": state["class_prior"],
+                                      "config": {**options, "calibration": "auto"}}))
+
+    saved = pd.read_csv(run.path / "predictions.csv", keep_default_na=False)
+    method = load_method(tlcore.RunStore(tmp_path / "runs").get(run.id))
+    proba = np.asarray(method.predict_proba(saved["text"].tolist()))
+    np.testing.assert_allclose(proba, saved[["p_ham", "p_spam"]].to_numpy(dtype=float), atol=1e-5)
