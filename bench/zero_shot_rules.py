@@ -5,8 +5,8 @@ have validation rows with the data's real class balance (466 sms_spam, 538 trec)
 per model and replays each rule on those scores, taking the calibration offsets from the validation texts as a
 run takes them from its test texts. The test rows are never read.
 
-    .venv/bin/python bench/zero_shot_rules.py                   # both models (~6 min on 2 cores, most of it SmolLM2)
-    .venv/bin/python bench/zero_shot_rules.py --models minilm   # seconds
+    .venv/bin/python bench/zero_shot_rules.py                   # both models (10-17 min on 2 cores, most of it SmolLM2)
+    .venv/bin/python bench/zero_shot_rules.py --models minilm   # 20 s
 """
 from __future__ import annotations
 
