@@ -126,6 +126,37 @@ def test_a_batch_in_slices_gives_the_same_update(tiny_split, monkeypatch):
         assert torch.allclose(whole[name], sliced[name], atol=1e-5), name
 
 
+def test_training_chooses_its_threads_again_every_epoch(tiny_split, monkeypatch):
+    """A run that starts while another process holds a core must not keep one thread after the core is free."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from tlcore import training
+    from tlcore.methods.base import Callback
+
+    budgets = iter([1, 2, 2])  # busy at the start, idle for the second and third epochs
+    monkeypatch.setattr(training, "thread_budget", lambda: next(budgets))
+    seen: dict[int, set[int]] = {}
+
+    class ThreadsPerEpoch(Callback):
+        def on_log(self, event: dict) -> None:
+            seen.setdefault(int(event["epoch"] - 1e-9), set()).add(torch.get_num_threads())
+
+    encoder = folder("minilm")
+    model = AutoModelForSequenceClassification.from_pretrained(encoder, num_labels=2)
+    config = tlcore.get_method("full").config_cls(epochs=3, batch_size=8, max_length=16)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = training.train_classifier(model, load_tokenizer(encoder), tiny_split.train,
+                                           tlcore.LabeledData([], []), tiny_split.labels, config, ThreadsPerEpoch(),
+                                           "cpu")
+        assert seen == {0: {1}, 1: {2}, 2: {2}}
+        assert result.threads == 1 and torch.get_num_threads() == 2  # the fewest; torch's setting restored
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_embeddings_are_cached_and_unchanged(yelp, monkeypatch):
     from tlcore import encoders
 

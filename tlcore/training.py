@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -217,14 +217,33 @@ def make_optimizer(params, lr: float, weight_decay: float):
 
 def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, labels: Sequence[str],
                      config: TrainingConfig, callback: Callback, device: str) -> TrainingResult:
-    with free_cores() as threads:
-        result = _train(model, tokenizer, train, val, labels, config, callback, device)
-    result.threads = threads
+    """Fine-tune ``model`` on ``train``, evaluating on ``val`` after every epoch.
+
+    The torch threads are chosen again at the start of every epoch (``thread_budget``): a run that started
+    while other work held a core would otherwise keep one thread for all its epochs after the machine became
+    idle (two SmolLM2 cells of the method table did, for 20-30 minutes each). ``threads`` in the result is the
+    fewest any epoch ran on.
+    """
+    import torch
+
+    wanted, used = torch.get_num_threads(), []
+
+    def choose_threads() -> None:
+        budget = thread_budget() if wanted > 1 else None  # one thread: nothing to lower
+        torch.set_num_threads(wanted if budget is None else max(1, min(wanted, budget)))
+        used.append(torch.get_num_threads())
+
+    try:
+        result = _train(model, tokenizer, train, val, labels, config, callback, device, choose_threads)
+    finally:
+        torch.set_num_threads(wanted)
+    result.threads = min(used, default=wanted)
     return result
 
 
 def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Sequence[str],
-           config: TrainingConfig, callback: Callback, device: str) -> TrainingResult:
+           config: TrainingConfig, callback: Callback, device: str,
+           choose_threads: Callable[[], None] = lambda: None) -> TrainingResult:
     import torch
 
     torch.manual_seed(config.seed)
@@ -257,6 +276,7 @@ def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Seque
     step, seen, tokens, epochs_done, stopped = 0, 0, 0, 0, False
     best_loss, best_epoch, best_state, stale = float("inf"), None, None, 0
     for epoch in range(epochs):
+        choose_threads()
         model.train()
         for batch in length_grouped_batches(lengths, config.batch_size, rng):
             if callback.should_stop():
