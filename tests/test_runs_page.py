@@ -247,6 +247,23 @@ def test_runs_page_duplicates_a_run_into_train(runs, monkeypatch):
     assert at.number_input(key=tlui.option_key("lora", "r")).value == 8  # the default it ran with
 
 
+def test_duplicating_a_zero_shot_run_keeps_what_it_ran_with_even_where_todays_default_differs(copy_of, runs,
+                                                                                               monkeypatch):
+    """A zero-shot run saved before label-vector refinement existed did not refine: its copy must not either."""
+    root, ids = runs
+    mine = copy_of("zero-shot")
+    state_file = mine / ids["zero-shot"] / "artifacts" / "method_state.json"
+    state = json.loads(state_file.read_text())
+    state["config"].pop("refine_rounds")  # as the previous release saved it
+    state_file.write_text(json.dumps(state))
+    for folder, expected in ((root, 3), (mine, 0)):  # today's run refined with the default 3; the old one did not
+        at = runs_page(folder, monkeypatch)
+        at.selectbox(key=OPEN).set_value(ids["zero-shot"]).run()
+        button(at, "Duplicate into Train").click().run()
+        assert not at.exception
+        assert at.number_input(key=tlui.option_key("zero-shot", "refine_rounds")).value == expected
+
+
 def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 

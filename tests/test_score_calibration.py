@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from tlcore.score_calibration import calibration_offsets, matching_offsets, resolve_calibration, saved_offsets, softmax
+from tlcore.score_calibration import (calibration_offsets, matching_offsets, resolve_calibration, saved_mode,
+                                     saved_offsets, softmax)
 
 
 def wide_two_class_scores(seed: int = 0) -> np.ndarray:
@@ -48,6 +49,8 @@ def test_runs_saved_before_offsets_existed_keep_the_calibration_they_were_made_w
     offsets = saved_offsets(legacy, mode)
     assert offsets == expected if expected is None else np.allclose(offsets, expected)
     assert saved_offsets({**legacy, "calibration_offsets": [0.5, -0.5]}, mode) == [0.5, -0.5]
+    assert saved_mode(legacy, mode) == ("prior" if mode == "auto" else mode)  # what the export says it used
+    assert saved_mode({**legacy, "calibration_offsets": [0.5, -0.5]}, mode) == ("match" if mode == "auto" else mode)
 
 
 def test_a_zero_shot_run_saved_before_offsets_and_refinement_reloads_with_its_own_predictions(sms, tmp_path):

@@ -267,10 +267,10 @@ def method_spec(artifacts: Path, config: dict) -> dict:
     instruction = options.get("instruction", DEFAULT_INSTRUCTION)
     spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
     from .methods.zero_shot import saved_scoring
-    from .score_calibration import resolve_calibration, saved_offsets
+    from .score_calibration import saved_mode, saved_offsets
 
     mode = options.get("calibration", "auto")
-    spec.update({"calibration": resolve_calibration(mode, state.get("class_prior")),
+    spec.update({"calibration": saved_mode(state, mode),
                  "calibration_offsets": saved_offsets(state, mode), "class_prior": state.get("class_prior")})
     if state.get("label_vectors") is not None:  # zero-shot label vectors refined on the training texts
         spec["class_vectors"] = state["label_vectors"]

@@ -135,7 +135,7 @@ def estimate_flops(kind: str, method: str, compute_params: int, trainable: int, 
                             "2 x params x (query + label tokens) per test text")
     if not get_method(method).method_cls.trains or method == "linear-probe":
         encoded = n_train if method == "linear-probe" else 0  # training texts encoded once
-        if method == "zero-shot" and refine_rounds and worth_refining(n_train, n_labels):
+        if method == "zero-shot" and refine_rounds and worth_refining(min(n_train, MAX_POOL), n_labels):
             encoded = min(n_train, MAX_POOL)
         return FlopEstimate(flops_per_token * tokens * encoded,
                             flops_per_token * tokens * n_test, "2 x params x tokens per text (one forward pass)")

@@ -38,10 +38,12 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def matching_offsets(scores: np.ndarray, class_prior: list[float], rounds: int = 500, tol: float = 1e-6) -> np.ndarray:
+def matching_offsets(scores: np.ndarray, class_prior: list[float], rounds: int = 2000, tol: float = 1e-6) -> np.ndarray:
     """Offsets b with mean_i softmax(scores_i + b) = class_prior (a fixed-point iteration, like Sinkhorn's).
 
-    Starts from the ``prior`` offsets, which already solve it when the scores hardly spread.
+    Starts from the ``prior`` offsets, which already solve it when the scores hardly spread. Each round closes
+    less of the gap the wider the scores spread (channel scores over tens of nats need tens of rounds); where a
+    share cannot be met exactly (near one-hot scores), it stops after ``rounds`` as close as it got.
     """
     target = np.log(np.asarray(class_prior, dtype=float))
     offsets = target - scores.mean(axis=0)
@@ -69,18 +71,22 @@ def calibration_offsets(mode: str, scores: np.ndarray, class_prior: list[float] 
     return np.zeros(scores.shape[1])
 
 
-def saved_offsets(state: dict, mode: str) -> list[float] | None:
-    """The offsets of a saved run; runs saved before offsets were stored kept the means they subtracted.
+def saved_mode(state: dict, mode: str) -> str:
+    """The calibration a saved run used. Runs saved before offsets were stored (they kept the means they
+    subtracted) ran "auto" as "prior" when the class frequencies were known: it never meant "match" for them."""
+    if mode == "auto" and state.get("calibration_offsets") is None and state.get("calibration_means") is not None:
+        return "batch" if state.get("class_prior") is None else "prior"
+    return resolve_calibration(mode, state.get("class_prior"))
 
-    For those, "auto" meant "prior" when the class frequencies were known (it never meant "match").
-    """
+
+def saved_offsets(state: dict, mode: str) -> list[float] | None:
+    """The offsets of a saved run, from the means older runs stored where they have no offsets."""
     if state.get("calibration_offsets") is not None:
         return list(state["calibration_offsets"])
     means, prior = state.get("calibration_means"), state.get("class_prior")
     if means is None:
         return None
-    if mode == "auto":
-        mode = "batch" if prior is None else "prior"
+    mode = saved_mode(state, mode)
     offsets = -np.asarray(means, dtype=float)
     if mode == "prior":
         offsets = offsets + np.log(np.asarray(prior))

@@ -108,6 +108,17 @@ def option_widget_value(field: dict, value: Any) -> Any:
     return json.dumps(value)
 
 
+def _saved_options(run_id: str) -> dict:
+    """What a zero- or few-shot run ran with, defaults of its day included (an option added since may have a
+    different default today); {} for other methods or a run that cannot be read."""
+    from tlcore.methods.zero_shot import saved_options
+
+    try:
+        return saved_options(tlcore.RunStore().get(run_id).path / "artifacts")
+    except (tlcore.TLCoreError, OSError, ValueError):
+        return {}
+
+
 def prefill_train(run_id: str, config: dict) -> None:
     """Set the Train page's widgets (and, for a bundled sample, the data) to reproduce a run's settings."""
     model, method = config.get("model", ""), config.get("method", "")
@@ -117,7 +128,7 @@ def prefill_train(run_id: str, config: dict) -> None:
         fields = tlcore.get_method(method).config_cls.describe_fields()
     except tlcore.TLCoreError:
         fields = []
-    given = config.get("method_options") or {}
+    given = {**(config.get("method_options") or {}), **_saved_options(run_id)}
     for field in fields:  # every option: the run's value, or the default it ran with
         value = given.get(field["name"], field.get("default"))
         set_widget(option_key(method, field["name"]), option_widget_value(field, value))

@@ -232,8 +232,10 @@ def compare_compute(footprints: list[Footprint]) -> list[str]:
         more = "more" if points > 0 else "less"
         if f.training_flops > 0:
             accuracy = f"{abs(points):.1f} points {more} accuracy" if abs(points) >= 0.05 else "the same accuracy"
-            lines.append(f"{f.method} ({f.model}): {accuracy} for {top.training_flops / f.training_flops:.1f}x less "
-                         f"training compute than {top.method} ({top.model}).")
+            ratio = top.training_flops / f.training_flops
+            compute = (f"{ratio:.1f}x less training compute than" if ratio >= 1.05 else
+                       "about the same training compute as")  # e.g. zero-shot and a probe encode the same texts
+            lines.append(f"{f.method} ({f.model}): {accuracy} for {compute} {top.method} ({top.model}).")
         else:
             accuracy = (f"{abs(points):.1f} points {more} accuracy than" if abs(points) >= 0.05
                         else "the same accuracy as")

@@ -82,23 +82,28 @@ def _check_template(name: str, template: str, field: str, where: str) -> None:
                           "write a literal brace as {{ or }}.") from None
 
 
-def saved_option(artifacts: Path, name: str, before: object) -> object:
-    """An option of a saved zero- or few-shot run; ``before`` for runs saved before the option existed (their
-    predictions must not change with today's default)."""
+# What runs saved before these options existed did, whatever today's default is: direct scoring, no refinement.
+BEFORE_OPTION = {"scoring": "direct", "refine_rounds": 0}
+
+
+def saved_options(artifacts: Path) -> dict:
+    """Every option a saved zero- or few-shot run ran with, defaults included ({} for other methods): its saved
+    config, plus what it did for options added since (BEFORE_OPTION), so reloading or repeating it keeps its
+    predictions."""
     path = artifacts / "method_state.json"
     if not path.exists():
-        return before
-    return json.loads(path.read_text(encoding="utf-8")).get("config", {}).get(name, before)
+        return {}
+    return {**BEFORE_OPTION, **json.loads(path.read_text(encoding="utf-8")).get("config", {})}
 
 
 def saved_scoring(artifacts: Path) -> str:
     """How a saved decoder run scores: "channel", or "direct" for runs saved before channel scoring existed."""
-    return str(saved_option(artifacts, "scoring", "direct"))
+    return str(saved_options(artifacts).get("scoring", BEFORE_OPTION["scoring"]))
 
 
 def saved_refine_rounds(artifacts: Path) -> int:
     """How many rounds a saved encoder zero-shot run refined its label vectors (0 before refinement existed)."""
-    return int(saved_option(artifacts, "refine_rounds", 0))
+    return int(saved_options(artifacts).get("refine_rounds", BEFORE_OPTION["refine_rounds"]))
 
 
 class PromptScoring(Method):
@@ -203,10 +208,14 @@ class ZeroShot(PromptScoring):
         if self.model_spec.kind == "decoder":
             self._setup_decoder()
             return
-        texts = self._label_texts()
-        self.label_vectors = self._embed([texts[label] for label in self.labels])
-        if self.config.refine_rounds and worth_refining(len(train), len(self.labels)):
+        self.label_vectors = self._label_text_vectors()
+        if self.config.refine_rounds and worth_refining(min(len(train), MAX_POOL), len(self.labels)):
             self.label_vectors = self._refined(self.label_vectors, train, callback)
+
+    def _label_text_vectors(self) -> np.ndarray:
+        """Each label's text (name or description) embedded at embed's own length, as runs always did."""
+        texts = self._label_texts()
+        return embed([texts[label] for label in self.labels], str(self.folder), self.device)
 
     def _refined(self, label_vectors: np.ndarray, train: LabeledData, callback: Callback) -> np.ndarray:
         """The label vectors moved towards the training texts (tlcore.label_vectors); labels are never read,
@@ -237,8 +246,7 @@ class ZeroShot(PromptScoring):
         elif state.get("label_vectors") is not None:
             self.label_vectors = np.asarray(state["label_vectors"], dtype=float)
         else:  # saved before refinement existed: the label texts alone
-            texts = self._label_texts()
-            self.label_vectors = self._embed([texts[label] for label in self.labels])
+            self.label_vectors = self._label_text_vectors()
         super()._restore(state)
 
 
