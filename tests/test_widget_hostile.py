@@ -86,15 +86,17 @@ def shared() -> dict[str, tuple[AppTest, dict]]:
     return {}
 
 
-def shared_page(shared: dict, path: str, runs_dir: Path, monkeypatch, widgets: tuple[str, ...], **state) -> AppTest:
-    """One AppTest of ``path`` for all the tests of that page (a fresh one per test would double the module's
-    time), with ``widgets`` (text and number inputs, by key) put back to their starting values for each test."""
+def shared_page(shared: dict, path: str, runs_dir: Path, monkeypatch, widgets: tuple[str, ...], name: str = "",
+                **state) -> AppTest:
+    """One AppTest of ``path`` (and ``name``, for a second one in another state) for all the tests of that page (a
+    fresh one per test would double the module's time), with ``widgets`` (text and number inputs, by key) put back
+    to their starting values for each test."""
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(runs_dir))
-    if path not in shared:
+    if path + name not in shared:
         at = page(path, runs_dir, monkeypatch, **state)
-        shared[path] = at, {key: at.session_state[key] for key in widgets}
+        shared[path + name] = at, {key: at.session_state[key] for key in widgets}
         return at
-    at, start = shared[path]
+    at, start = shared[path + name]
     for key, value in start.items():
         at.session_state[key] = value  # applied by the test's own next run
     return at
@@ -177,8 +179,16 @@ NUMBERS = [  # (widget key, what is typed, the value the widget holds after it)
 
 @pytest.fixture
 def train(shared, tmp_path, monkeypatch, finished) -> AppTest:  # after ``finished``: torch is imported there
-    widgets = (DESCRIPTIONS, INSTRUCTION, *dict.fromkeys(key for key, _, _ in NUMBERS))
+    """The Train page with MiniLM (the default model)."""
+    widgets = (DESCRIPTIONS, *dict.fromkeys(key for key, _, _ in NUMBERS))
     return shared_page(shared, tlui.TRAIN_PAGE, tmp_path / "runs", monkeypatch, widgets, **yelp_state())
+
+
+@pytest.fixture
+def train_decoder(shared, tmp_path, monkeypatch, finished) -> AppTest:
+    """The Train page with SmolLM2, whose zero-shot has the prompt options (an encoder's has not)."""
+    return shared_page(shared, tlui.TRAIN_PAGE, tmp_path / "runs", monkeypatch, (INSTRUCTION, CHANNEL_PROMPT),
+                       name="decoder", **yelp_state(), **{tlui.TRAIN_W_MODEL: "smollm2-135m"})
 
 
 @pytest.mark.parametrize("value", [*TEXTS, "[" * 100_000, "[1, 2]", "9" * 5000],
@@ -196,7 +206,8 @@ def test_train_label_descriptions_json(value, train):
 
 
 @pytest.mark.parametrize("value", TEXTS, ids=IDS)
-def test_train_instruction_must_name_the_labels(value, train):
+def test_train_instruction_must_name_the_labels(value, train_decoder):
+    train = train_decoder
     train.text_area(key=INSTRUCTION).set_value(value).run()
     assert_page_stays_up(train)
     assert "zero-shot: the instruction must contain {labels}" in texts(train.error)
@@ -364,7 +375,8 @@ def test_a_hostile_password_itself_works(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("value", ["{labels} {0}", "{labels} {name}", "{labels} {"], ids=["index", "name", "open"])
-def test_train_instruction_with_other_braces_is_refused_before_start(value, train):
+def test_train_instruction_with_other_braces_is_refused_before_start(value, train_decoder):
+    train = train_decoder
     train.text_area(key=INSTRUCTION).set_value(value).run()
     assert_page_stays_up(train)
     assert "may use only {labels} in braces" in texts(train.error)
@@ -376,7 +388,8 @@ def test_train_instruction_with_other_braces_is_refused_before_start(value, trai
     ("Write {label} {0}", "the channel prompt may use only {label} in braces"),
     ("Write {label} {", "the channel prompt may use only {label} in braces")],
     ids=["script", "index", "open"])
-def test_train_channel_prompt_is_checked_before_start(value, message, train):
+def test_train_channel_prompt_is_checked_before_start(value, message, train_decoder):
+    train = train_decoder
     train.text_input(key=CHANNEL_PROMPT).set_value(value).run()
     assert_page_stays_up(train)
     assert f"zero-shot: {message}" in texts(train.error) and start_button(train).disabled
