@@ -85,6 +85,12 @@ def thread_budget(window: float = 0.2, max_age: float = 10.0) -> int | None:
     return budget
 
 
+def threads_worth_using(wanted: int) -> int:
+    """At most ``wanted`` torch threads, and no more than ``thread_budget()`` allows now."""
+    budget = thread_budget() if wanted > 1 else None  # one thread: nothing to lower
+    return wanted if budget is None else max(1, min(wanted, budget))
+
+
 @contextlib.contextmanager
 def free_cores() -> Iterator[int]:
     """Run the block on at most ``thread_budget()`` torch threads (never more than torch's own setting)."""
@@ -92,8 +98,7 @@ def free_cores() -> Iterator[int]:
 
     from .inference import torch_threads
 
-    budget = thread_budget() if torch.get_num_threads() > 1 else None  # one thread: nothing to lower
-    with torch_threads(budget):
+    with torch_threads(threads_worth_using(torch.get_num_threads())):
         yield torch.get_num_threads()
 
 
@@ -229,8 +234,7 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
     wanted, used = torch.get_num_threads(), []
 
     def choose_threads() -> None:
-        budget = thread_budget() if wanted > 1 else None  # one thread: nothing to lower
-        torch.set_num_threads(wanted if budget is None else max(1, min(wanted, budget)))
+        torch.set_num_threads(threads_worth_using(wanted))
         used.append(torch.get_num_threads())
 
     try:

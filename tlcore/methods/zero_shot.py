@@ -86,14 +86,19 @@ def _check_template(name: str, template: str, field: str, where: str) -> None:
 BEFORE_OPTION = {"scoring": "direct", "refine_rounds": 0}
 
 
-def saved_options(artifacts: Path) -> dict:
-    """Every option a saved zero- or few-shot run ran with, defaults included ({} for other methods): its saved
+def options_ran_with(state: dict) -> dict:
+    """Every option a saved zero- or few-shot run (its method_state.json) ran with, defaults included: its saved
     config, plus what it did for options added since (BEFORE_OPTION), so reloading or repeating it keeps its
     predictions."""
+    return {**BEFORE_OPTION, **state.get("config", {})}
+
+
+def saved_options(artifacts: Path) -> dict:
+    """``options_ran_with`` for a run's artifacts folder; {} for other methods."""
     path = artifacts / "method_state.json"
     if not path.exists():
         return {}
-    return {**BEFORE_OPTION, **json.loads(path.read_text(encoding="utf-8")).get("config", {})}
+    return options_ran_with(json.loads(path.read_text(encoding="utf-8")))
 
 
 def saved_scoring(artifacts: Path) -> str:
@@ -180,9 +185,10 @@ class PromptScoring(Method):
 
     def load(self, folder: Path) -> None:
         state = json.loads((folder / "method_state.json").read_text())
-        self.config.scoring = saved_scoring(folder)  # the run's own, whatever today's default is
+        ran_with = options_ran_with(state)  # the run's own, whatever today's defaults are
+        self.config.scoring = ran_with["scoring"]
         if hasattr(self.config, "refine_rounds"):
-            self.config.refine_rounds = saved_refine_rounds(folder)
+            self.config.refine_rounds = ran_with["refine_rounds"]
         self._restore(state)
 
     def _restore(self, state: dict) -> None:
