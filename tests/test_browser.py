@@ -383,6 +383,8 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
         page.get_by_role("tab", name="Export & import").click()
         page.get_by_test_id("stSelectbox").filter(has_text="Run to export").click()
         page.get_by_role("option").filter(has_text=re.compile("^lora · minilm")).click()
+        # The choice reruns the page: wait for what it draws for a LoRA run, or the click can hit the old button.
+        expect(main.get_by_text(re.compile("A zip with the PEFT adapter"))).to_be_visible()
         ui.button("Build export").click()
         with page.expect_download() as download_info:
             ui.button(r"^Download .*\.zip").click()
