@@ -74,9 +74,9 @@ def tfidf_accuracy(train, test) -> tuple[float, float]:
 def cell(spec: dict) -> dict:
     """Every (model, method, size, seed) of one dataset, in this process."""
     import tlcore
-    from tlcore.evaluate import classification_metrics, predicted_labels
-    from tlcore.methods.base import Callback
-    from tlcore.models import model_folder
+    from tlcore.runs.metrics import classification_metrics, predicted_labels
+    from tlcore.engine.callbacks import Callback
+    from tlcore.engine.models import model_folder
 
     name, setup = spec["dataset"], spec["plan"]
     pool_frame, test_frame = common.read_dataset(name)
@@ -172,7 +172,7 @@ def run(quick: bool = False) -> dict:
     setup = plan(quick)
     results = []
     with tempfile.TemporaryDirectory(prefix="tl-bench-cache-") as cache:
-        from tlcore.models import cache_dir
+        from tlcore.engine.models import cache_dir
 
         models = cache_dir() / "models"
         if models.exists():  # converted models yes, cached features no

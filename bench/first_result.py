@@ -78,8 +78,8 @@ def cell(spec: dict) -> dict:
 
     stages["import"] = time.perf_counter() - started
     started = time.perf_counter()
-    from tlcore.encoders import embed, load_encoder
-    from tlcore.models import load_tokenizer, model_folder, resolve_model
+    from tlcore.engine.encoders import embed, load_encoder
+    from tlcore.engine.models import load_tokenizer, model_folder, resolve_model
 
     folder = str(model_folder(resolve_model("minilm")))
     load_tokenizer(folder)

@@ -19,8 +19,8 @@ import common  # noqa: E402
 def cell(spec: dict) -> dict:
     import numpy as np
 
-    from tlcore.lm_scoring import Demonstration, LabelScorer, load_causal_lm
-    from tlcore.models import model_folder, resolve_model
+    from tlcore.engine.decoder_scoring import Demonstration, LabelScorer, load_causal_lm
+    from tlcore.engine.models import model_folder, resolve_model
 
     folder = str(model_folder(resolve_model("smollm2-135m")))
     shots = common.rt_sample(2 * spec["shots"])

@@ -74,7 +74,7 @@ def measure(runs_dir: Path, n_texts: int) -> dict:
     trained = {name: train(store, name, model, method, options, n_texts) for name, model, method, options in RUNS}
     usable = {run.id: run for run in tlui.usable_runs(store)}
     # Start like a fresh server process: no model cached by the training above.
-    from tlcore import encoders, lm_scoring
+    from tlcore.engine import encoders, decoder_scoring as lm_scoring
 
     encoders.load_encoder.cache_clear()
     lm_scoring.load_causal_lm.cache_clear()

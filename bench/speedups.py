@@ -32,7 +32,8 @@ def padded_share(batches, lengths) -> float:
 def padding_rows(tokenizer) -> list[dict]:
     import numpy as np
 
-    from tlcore.training import length_grouped_batches, tokenize
+    from tlcore.engine.training import length_grouped_batches
+    from tlcore.engine.batching import tokenize
 
     rows = []
     for dataset in ("sms_spam", "rt_polarity"):
@@ -54,7 +55,7 @@ def padding_rows(tokenizer) -> list[dict]:
 def optimizer_rows() -> list[dict]:
     import torch
 
-    from tlcore.models import model_folder, resolve_model
+    from tlcore.engine.models import model_folder, resolve_model
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(model_folder(resolve_model("minilm"))))
@@ -78,7 +79,7 @@ def optimizer_rows() -> list[dict]:
 
 
 def tokenize_rows(tokenizer) -> list[dict]:
-    from tlcore.training import collate, tokenize
+    from tlcore.engine.batching import collate, tokenize
 
     pool, _ = common.read_dataset("sms_spam")
     texts = list(pool.text.astype(str).sample(n=256, random_state=1))
@@ -99,7 +100,7 @@ def tokenize_rows(tokenizer) -> list[dict]:
 
 
 def cell(spec: dict) -> dict:
-    from tlcore.models import load_tokenizer, model_folder, resolve_model
+    from tlcore.engine.models import load_tokenizer, model_folder, resolve_model
 
     tokenizer = load_tokenizer(str(model_folder(resolve_model("minilm"))))
     return {"rows": padding_rows(tokenizer) + optimizer_rows() + tokenize_rows(tokenizer)}

@@ -55,11 +55,11 @@ def cell(spec: dict) -> dict:
         os.environ["TLCORE_THREADS"] = str(spec["threads"])
 
     from tlcore import LabeledData, get_method, resolve_model
-    from tlcore.methods.base import Callback
-    from tlcore.models import model_folder
+    from tlcore.engine.callbacks import Callback
+    from tlcore.engine.models import model_folder
 
-    from tlcore.inference import torch_threads
-    from tlcore.training import free_cores
+    from tlcore.engine.runtime import torch_threads
+    from tlcore.engine.runtime import free_cores
 
     with free_cores() as threads_before:  # the peak on as many threads as training is likely to get
         peak_before = common.matmul_peak()

@@ -36,12 +36,12 @@ def split_for(dataset: str):
 
 def scores(model: str, dataset: str, split) -> dict[str, np.ndarray]:
     """Raw (uncalibrated) scores of the validation rows for zero-shot and few-shot, texts x labels."""
-    from tlcore.channel_scoring import ChannelScorer
-    from tlcore.encoders import embed
-    from tlcore.label_vectors import refine_label_vectors
-    from tlcore.lm_scoring import Demonstration
+    from tlcore.engine.channel_scoring import ChannelScorer
+    from tlcore.engine.encoders import embed
+    from tlcore.methods.label_vectors import refine_label_vectors
+    from tlcore.engine.decoder_scoring import Demonstration
     from tlcore.methods.zero_shot import label_frequencies
-    from tlcore.models import model_folder, resolve_model
+    from tlcore.engine.models import model_folder, resolve_model
 
     labels = split.labels
     descriptions = dict(DESCRIPTIONS[dataset])
@@ -72,7 +72,7 @@ def scores(model: str, dataset: str, split) -> dict[str, np.ndarray]:
 def evaluate(raw: np.ndarray, gold: np.ndarray, prior: list[float], rule: str) -> tuple[float, float]:
     from sklearn.metrics import f1_score
 
-    from tlcore.score_calibration import calibration_offsets
+    from tlcore.methods.score_offsets import calibration_offsets
 
     predicted = (raw + calibration_offsets(rule, raw, prior, lambda: None)).argmax(axis=1)
     return float((predicted == gold).mean()), float(f1_score(gold, predicted, average="macro"))

@@ -220,7 +220,7 @@ def export_section(runs: list[tlui.UsableRun]) -> None:
         st.caption("No finished run to export yet.")
         return
     run = run_picker("Run to export", tlui.USE_W_EXPORT_RUN, runs, "A finished run.")
-    kind = tlcore.export.export_kind(run.method)
+    kind = tlcore.use.export.export_kind(run.method)
     st.caption(f"A zip with {tlui.EXPORT_CONTENTS[kind]} No TransferLab needed to use it; its `transferlab/` folder "
                "lets you import it back here.")
     built = st.session_state.get(tlui.USE_EXPORT)

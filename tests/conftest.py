@@ -49,7 +49,7 @@ def trec_path() -> Path:
 
 @pytest.fixture(scope="session")
 def sms_path() -> Path:
-    return ROOT / "tlcore" / "samples" / "sms_spam_sample.csv"
+    return ROOT / "tlcore" / "data" / "bundled" / "sms_spam_sample.csv"
 
 
 def cli_env() -> dict:

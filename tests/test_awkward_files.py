@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 
 import tlcore
-import tlcore.reading
+import tlcore.data.reading
 from tlcore.cli import main
 from tlcore.data import DataWarning, read_table, row_numbers
 from tlcore.errors import DatasetError
-from tlcore.validation import validate
+from tlcore.data.validation import validate
 
-pytestmark = pytest.mark.filterwarnings("ignore::tlcore.reading.DataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::tlcore.data.reading.DataWarning")
 
 DATA = Path(__file__).resolve().parent / "data"
 AWKWARD = DATA / "awkward"
@@ -284,7 +284,7 @@ def test_excel_sheets_are_listed_and_chosen():
 def test_long_cells_are_cut_with_a_warning():
     with pytest.warns(DataWarning, match="longer than 20,000 characters"):
         frame = read_table(AWKWARD / "very_long_cell.csv")
-    assert len(frame["text"].iloc[0]) == tlcore.data.MAX_TEXT_CHARS == 20_000
+    assert len(frame["text"].iloc[0]) == tlcore.data.reading.MAX_TEXT_CHARS == 20_000
     assert frame.attrs["truncated_texts"] == 1
 
 
@@ -323,7 +323,7 @@ def test_fifty_mb_file_is_refused_with_a_hint_to_sample(fifty_mb):
 
 
 def test_row_cap_is_a_setting(monkeypatch):
-    monkeypatch.setattr(tlcore.reading, "MAX_ROWS", 39)
+    monkeypatch.setattr(tlcore.data.reading, "MAX_ROWS", 39)
     with pytest.raises(DatasetError, match="more than 39 rows"):
         read_table(AWKWARD / "comma_ok.csv")
     assert len(read_table(AWKWARD / "comma_ok.csv", max_rows=40)) == 40

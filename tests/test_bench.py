@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import tlcore
-from tlcore.models import load_tokenizer, model_folder, resolve_model
+from tlcore.engine.models import load_tokenizer, model_folder, resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def test_run_all_refuses_an_unknown_benchmark():
 def test_shared_prompt_cache_scores_like_recomputing_the_prompt(yelp):
     import torch
 
-    from tlcore.lm_scoring import Demonstration, LabelScorer, load_causal_lm
+    from tlcore.engine.decoder_scoring import Demonstration, LabelScorer, load_causal_lm
 
     decoder = folder("smollm2-135m")
     demos = [Demonstration(t, y) for t, y in zip(yelp.texts[:2], yelp.labels[:2])]
@@ -71,7 +71,7 @@ def test_shared_prompt_cache_scores_like_recomputing_the_prompt(yelp):
 
 @pytest.mark.parametrize("model", ["minilm", "smollm2-135m"])
 def test_collate_pads_exactly_like_the_tokenizer(model, yelp):
-    from tlcore.training import collate, tokenize
+    from tlcore.engine.batching import collate, tokenize
 
     tokenizer = load_tokenizer(folder(model))
     texts = yelp.texts[:7]
@@ -83,7 +83,8 @@ def test_collate_pads_exactly_like_the_tokenizer(model, yelp):
 
 
 def test_length_grouped_batches_cover_every_row_once_and_pad_less(sms):
-    from tlcore.training import length_grouped_batches, tokenize
+    from tlcore.engine.training import length_grouped_batches
+    from tlcore.engine.batching import tokenize
 
     lengths = np.array([len(r["input_ids"]) for r in tokenize(load_tokenizer(folder("minilm")), sms.texts[:300], 128)])
 
@@ -105,8 +106,8 @@ def test_a_batch_in_slices_gives_the_same_update(tiny_split, monkeypatch):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from tlcore import training
-    from tlcore.methods.base import Callback
+    from tlcore.engine import training
+    from tlcore.engine.callbacks import Callback
 
     encoder = folder("minilm")
     config = tlcore.get_method("full").config_cls(epochs=1, batch_size=8, max_length=32)
@@ -131,8 +132,8 @@ def test_training_chooses_its_threads_again_every_epoch(tiny_split, monkeypatch)
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from tlcore import training
-    from tlcore.methods.base import Callback
+    from tlcore.engine import training
+    from tlcore.engine.callbacks import Callback
 
     budgets = iter([1, 2, 2])  # busy at the start, idle for the second and third epochs
     monkeypatch.setattr(training, "thread_budget", lambda: next(budgets))
@@ -158,7 +159,7 @@ def test_training_chooses_its_threads_again_every_epoch(tiny_split, monkeypatch)
 
 
 def test_embeddings_are_cached_and_unchanged(yelp, monkeypatch):
-    from tlcore import encoders
+    from tlcore.engine import encoders
 
     encoder = folder("minilm")
     texts = yelp.texts[:6]
@@ -180,7 +181,7 @@ def test_thread_budget_leaves_busy_cores_alone_and_never_raises(monkeypatch):
 
     import torch
 
-    from tlcore import training
+    from tlcore.engine import training
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(training, "_busy_elsewhere", lambda window: 3.0)

@@ -1,11 +1,11 @@
-"""Channel scoring (tlcore.channel_scoring) on the bundled SmolLM2: exact, batched, and what it buys."""
+"""Channel scoring (tlcore.engine.channel_scoring) on the bundled SmolLM2: exact, batched, and what it buys."""
 from __future__ import annotations
 
 import numpy as np
 
-from tlcore.channel_scoring import ChannelScorer
-from tlcore.lm_scoring import Demonstration, LabelScorer
-from tlcore.models import model_folder, resolve_model
+from tlcore.engine.channel_scoring import ChannelScorer
+from tlcore.engine.decoder_scoring import Demonstration, LabelScorer
+from tlcore.engine.models import model_folder, resolve_model
 
 SPAM = "WINNER!! You have been selected to receive a £900 prize reward! To claim call 09061701461. Valid 12 hours."
 HAM = "Sorry, I'll call you later. I'm in a meeting, home by 7"
@@ -56,7 +56,7 @@ def test_channel_scoring_tells_spam_from_ham_where_direct_scoring_does_not(sms):
 def test_passes_stay_within_the_budget_of_cached_prompt_tokens(monkeypatch):
     """Each row of a pass gets its own copy of the prompt's keys and values: a long few-shot prompt and many short
     texts must not become one huge pass (SmolLM2 few-shot on SMS once peaked at 3 GB this way)."""
-    from tlcore import channel_scoring
+    from tlcore.engine import channel_scoring
 
     folder = str(model_folder(resolve_model("smollm2-135m")))
     scorer = ChannelScorer(folder, ["ham", "spam"], demonstrations=[Demonstration(HAM, "ham"), Demonstration(SPAM, "spam")])

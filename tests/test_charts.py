@@ -11,7 +11,7 @@ import tlui  # noqa: E402
 
 
 def run_events(steps_per_epoch: int = 4, epochs: int = 3, done: int | None = None) -> list[dict]:
-    """Events shaped as tlcore.training writes them: a train event per step, an eval event per epoch end."""
+    """Events shaped as tlcore.engine.training writes them: a train event per step, an eval event per epoch end."""
     total = steps_per_epoch * epochs
     events = []
     for step in range(1, (total if done is None else done) + 1):

@@ -1,4 +1,4 @@
-"""tlcore.checks on real shared data: out-of-domain (trained on Yelp reviews, tested on IMDb), slices by a real
+"""tlcore.compare.checks on real shared data: out-of-domain (trained on Yelp reviews, tested on IMDb), slices by a real
 column (the review's domain), a counterfactual probe on IMDb sentences, and each run's compute footprint.
 
 The runs (linear probe, zero-shot and a 2-epoch LoRA on MiniLM, all on the same test split) are built once per
@@ -18,8 +18,8 @@ import pytest
 from conftest import shared_dataset
 
 import tlcore
-from tlcore import checks
-from tlcore.inference import load_method
+from tlcore.compare import checks
+from tlcore.use.predict import load_method
 
 TEST_SIZE = 60
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_checks import build_checks_runs, get
 
-from tlcore import checks
+from tlcore.compare import checks
 from tlcore.cli import main
 
 

@@ -17,7 +17,7 @@ from test_checks import build_checks_runs, get  # noqa: E402
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
-from tlcore import checks  # noqa: E402
+from tlcore.compare import checks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TAB = "compare_checks_tab"

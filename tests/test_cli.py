@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tlcore.cli import RESULT_KEYS
+from tlcore.cli.main import RESULT_KEYS
 
 
 def tlcore(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
 from apptest_helpers import open_app, texts  # noqa: E402
-from tlcore import comparison as cmp  # noqa: E402
-from tlcore import learning_curve as lc  # noqa: E402
+from tlcore.compare import comparison as cmp  # noqa: E402
+from tlcore.runs import learning_curve as lc  # noqa: E402
 from test_comparison import TEST_ROWS, make_runs, yelp_data  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""tlcore.comparison and tlcore.calibration on real runs (minilm on Yelp review sentences), and `tlcore compare
+"""tlcore.compare.comparison and tlcore.compare.reliability on real runs (minilm on Yelp review sentences), and `tlcore compare
 RUN_ID ...`. The runs are made in-process once per module; other modules reuse ``make_runs``."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import tlcore
-from tlcore import comparison as cmp
-from tlcore.calibration import reliability, run_reliability
+from tlcore.compare import comparison as cmp
+from tlcore.compare.reliability import reliability, run_reliability
 from tlcore.cli import main as cli
 
 TEST_ROWS = 40

@@ -19,7 +19,7 @@ import tlcore  # noqa: E402
 import tlui  # noqa: E402
 from apptest_helpers import APP, TIMEOUT, texts  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::tlcore.reading.DataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::tlcore.data.reading.DataWarning")
 
 AWKWARD = ROOT / "tests" / "data" / "awkward"
 FILES = sorted(path.name for path in AWKWARD.iterdir() if path.is_file())

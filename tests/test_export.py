@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import tlcore
-from tlcore.models import model_folder
+from tlcore.engine.models import model_folder
 
 MINILM = str(model_folder(tlcore.resolve_model("minilm")))
 

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from tlcore.encoders import embed
+from tlcore.engine.encoders import embed
 from tlcore.methods import linear_probe
 from tlcore.methods.linear_probe import FeatureCache
-from tlcore.models import model_folder, resolve_model
+from tlcore.engine.models import model_folder, resolve_model
 
 
 def _file(text: str) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import tlcore
-from tlcore import importing
+from tlcore.use import importing
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""Zero-shot label vectors refined on unlabeled training texts (tlcore.label_vectors), with the real MiniLM."""
+"""Zero-shot label vectors refined on unlabeled training texts (tlcore.methods.label_vectors), with the real MiniLM."""
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 import tlcore
-from tlcore.encoders import embed
-from tlcore.label_vectors import refine_label_vectors
-from tlcore.models import model_folder, resolve_model
+from tlcore.engine.encoders import embed
+from tlcore.methods.label_vectors import refine_label_vectors
+from tlcore.engine.models import model_folder, resolve_model
 
 DESCRIPTIONS = {"ham": "a personal message from a friend or family member",
                 "spam": "an advertisement, prize offer or scam message"}

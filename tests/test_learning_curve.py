@@ -1,4 +1,4 @@
-"""Learning curves (tlcore.learning_curve): a group of ordinary runs on one test split, in-process, in a background
+"""Learning curves (tlcore.runs.learning_curve): a group of ordinary runs on one test split, in-process, in a background
 worker, and from `tlcore compare --learning-curve`. minilm + linear-probe on the bundled Yelp sample: after the
 first run its features are cached, so each further point costs well under a second."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import pytest
 
 import tlcore
-from tlcore import learning_curve as lc
+from tlcore.runs import learning_curve as lc
 from tlcore.cli import main as cli
 
 TEST_ROWS = 40

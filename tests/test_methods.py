@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 import tlcore
-from tlcore.methods.base import Callback
-from tlcore.models import model_folder, resolve_model
+from tlcore.engine.callbacks import Callback
+from tlcore.engine.models import model_folder, resolve_model
 
 MODELS = ("minilm", "smollm2-135m")
 # What a trainable parameter's name must contain, per method (None: every parameter trains).

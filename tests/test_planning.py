@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 import tlcore
-from tlcore.methods.base import Callback
-from tlcore.models import model_folder, resolve_model
-from tlcore.planning import plan_method, recommend
+from tlcore.engine.callbacks import Callback
+from tlcore.engine.models import model_folder, resolve_model
+from tlcore.runs.planning import plan_method, recommend
 
 
 @pytest.mark.parametrize("method", ["lora", "ia3", "freeze", "linear-probe", "zero-shot"])

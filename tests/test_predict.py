@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import tlcore
-from tlcore.inference import choose_text_column, neutralize_formula
+from tlcore.use.predict import choose_text_column
+from tlcore.use.csv_safe import neutralize_formula
 
 from conftest import shared_dataset
 

@@ -1,4 +1,4 @@
-"""The HTML report (tlcore.report, built by the Compare page's tlui.compare_view.report_html): self-contained,
+"""The HTML report (tlcore.compare.report, built by the Compare page's tlui.compare_view.report_html): self-contained,
 escaped, the page's numbers, and it opens offline in a real browser."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import tlcore
-from tlcore import comparison as cmp
-from tlcore import learning_curve as lc
+from tlcore.compare import comparison as cmp
+from tlcore.runs import learning_curve as lc
 from test_comparison import make_runs, yelp_data
 
 pytest.importorskip("streamlit")

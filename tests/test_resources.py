@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import tlcore
-from tlcore import resources, worker
+from tlcore.engine import resources
+from tlcore.runs import worker
 
 
 def _run(data, runs_dir, method="zero-shot", **config) -> tlcore.Run:

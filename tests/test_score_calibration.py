@@ -1,9 +1,9 @@
-"""Per-label calibration offsets (tlcore.score_calibration): what each mode does to the predicted label shares."""
+"""Per-label calibration offsets (tlcore.methods.score_offsets): what each mode does to the predicted label shares."""
 import numpy as np
 import pytest
 
-from tlcore.score_calibration import (calibration_offsets, matching_offsets, resolve_calibration, saved_mode,
-                                     saved_offsets, softmax)
+from tlcore.methods.score_offsets import (calibration_offsets, matching_offsets, resolve_calibration, saved_mode,
+    saved_offsets, softmax)
 
 
 def wide_two_class_scores(seed: int = 0) -> np.ndarray:
@@ -61,7 +61,7 @@ def test_a_zero_shot_run_saved_before_offsets_and_refinement_reloads_with_its_ow
     import pandas as pd
 
     import tlcore
-    from tlcore.inference import load_method
+    from tlcore.use.predict import load_method
 
     config = tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8, test_size=20,
                               method_options={"calibration": "prior", "refine_rounds": 0})

@@ -25,9 +25,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
-from tlcore import learning_curve as lc  # noqa: E402
+from tlcore.runs import learning_curve as lc  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::tlcore.reading.DataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::tlcore.data.reading.DataWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

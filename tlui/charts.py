@@ -5,7 +5,7 @@ import math
 
 import plotly.graph_objects as go
 
-TOKEN_LIMIT = 128  # the training methods' default max_length (tlcore.validation.DEFAULT_TOKEN_LIMIT)
+TOKEN_LIMIT = 128  # the training methods' default max_length (tlcore.data.validation.DEFAULT_TOKEN_LIMIT)
 CHARS_PER_TOKEN = 4  # rough estimate without a tokenizer
 
 # -- charts -----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Compare page's "Does it transfer, and is it fair?" section: out-of-domain evaluation, slices,
 counterfactual probe and compute footprint for the chosen runs.
 
-tlcore.checks computes everything and saves it in the run folders (so the CLI and the report see the same
+tlcore.compare.checks computes everything and saves it in the run folders (so the CLI and the report see the same
 results); this module only lays it out. Models load only when the user asks for a check that needs one.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import tlcore
-from tlcore import checks
+from tlcore.compare import checks
 
 from .fmt import fmt_count, fmt_seconds, model_tag, run_label
 from .state import DATA_FRAME, DATA_NAME, DATA_TEXT_COLUMN

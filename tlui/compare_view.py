@@ -2,8 +2,8 @@
 browser, learning curves and the HTML report; and the plotly figures they draw (the report embeds the same
 figures, so it shows what the page shows).
 
-Everything is computed by tlcore (``tlcore.comparison``, ``tlcore.calibration``, ``tlcore.learning_curve``,
-``tlcore.report``); this module only lays it out.
+Everything is computed by tlcore (``tlcore.compare.comparison``, ``tlcore.compare.reliability``, ``tlcore.runs.learning_curve``,
+``tlcore.compare.report``); this module only lays it out.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import tlcore
-from tlcore import calibration as cal
-from tlcore import comparison as cmp
-from tlcore import learning_curve as lc
-from tlcore.evaluate import row_normalized
+from tlcore.compare import reliability as cal
+from tlcore.compare import comparison as cmp
+from tlcore.runs import learning_curve as lc
+from tlcore.runs.metrics import row_normalized
 
 from .fmt import model_tag, run_label
 from .state import DATA_FRAME, DATA_LABEL_COLUMN, DATA_NAME, DATA_PAGE, DATA_TEXT_COLUMN

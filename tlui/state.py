@@ -114,7 +114,7 @@ def set_widget(key: str, value: Any) -> None:
 
 def upload_types() -> list[str]:
     """The suffixes tlcore reads, plus .xls: taken so that tlcore can say how to convert it."""
-    from tlcore.reading import SUPPORTED_SUFFIXES
+    from tlcore.data.reading import SUPPORTED_SUFFIXES
 
     return [suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES] + ["xls"]
 

@@ -197,7 +197,7 @@ def read_upload(raw: bytes, name: str) -> pd.DataFrame:
 
 def guess_text_column(frame: pd.DataFrame, preferred: str | None) -> str | None:
     try:
-        return tlcore.inference.choose_text_column(frame, None, preferred)
+        return tlcore.use.predict.choose_text_column(frame, None, preferred)
     except tlcore.TLCoreError:
         return None
 

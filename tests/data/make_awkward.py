@@ -5,7 +5,7 @@
 Each file is small and imitates something an analyst really has: an Excel export in UTF-16 or
 Windows-1252, a semicolon CSV, a JSONL file with a cut-off line, an HTML page saved as .csv, a label
 column of scores, and so on. The texts are real review sentences and SMS messages from the samples
-bundled with tlcore (tlcore/samples, see SAMPLES.md for their sources). What each file must do
+bundled with tlcore (tlcore/data/bundled, see SAMPLES.md for their sources). What each file must do
 (load with N rows, fail with a given message, or raise a given validation issue) is tested in
 tests/test_awkward_files.py. The 50 MB and over-100 MB files are made by that test in a temporary
 folder, never committed.
@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "tlcore" / "samples"
+SAMPLES = ROOT / "tlcore" / "data" / "bundled"
 OUT = Path(__file__).resolve().parent / "awkward"
 
 

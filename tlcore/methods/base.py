@@ -15,8 +15,9 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.callbacks import Callback
 from ..errors import ConfigError, MethodError
-from ..models import ModelSpec
+from ..engine.models import ModelSpec
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
@@ -94,37 +95,6 @@ class TrainingConfig(MethodConfig):
                                         "rare class counts as much as a common one.", choices=("none", "balanced"))
     early_stopping: int = option(0, "Stop when the validation loss has not improved for this many epochs and keep "
                                     "the best epoch's weights (0: off).", min=0, max=50)
-
-
-AUTO_TARGET_STEPS = 60
-
-
-def resolve_epochs(epochs: int, n_train: int, batch_size: int) -> int:
-    """The number of passes to run: the configured one, or (0) enough for ~AUTO_TARGET_STEPS steps."""
-    if epochs:
-        return epochs
-    steps_per_epoch = max(1, -(-n_train // batch_size))
-    return min(20, max(3, -(-AUTO_TARGET_STEPS // steps_per_epoch)))
-
-
-class Callback:
-    """Receives training events, shaped like transformers' TrainerCallback; every hook does nothing by default."""
-
-    def on_train_begin(self, model) -> None:
-        """Training is about to start on this (prepared) model."""
-
-    def on_log(self, event: dict) -> None:
-        """A training step was logged (step, epoch, train_loss, learning_rate, ...)."""
-
-    def on_evaluate(self, event: dict) -> None:
-        """A validation pass finished (epoch, val_loss, val_accuracy, ...)."""
-
-    def on_progress(self, stage: str, done: int, total: int) -> None:
-        """Progress of a long non-training stage (encoding, scoring)."""
-
-    def should_stop(self) -> bool:
-        """Return True to stop cooperatively (cancel)."""
-        return False
 
 
 class Method(ABC):

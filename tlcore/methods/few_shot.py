@@ -14,8 +14,9 @@ import numpy as np
 
 from ..data import LabeledData
 from ..errors import DatasetError
-from ..lm_scoring import Demonstration
-from .base import Callback, option, register_method
+from ..engine.decoder_scoring import Demonstration
+from ..engine.callbacks import Callback
+from .base import option, register_method
 from .zero_shot import PromptScoring, PromptScoringConfig
 
 

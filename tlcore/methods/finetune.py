@@ -10,9 +10,10 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
-from ..models import count_parameters, load_tokenizer
-from ..training import predict_logits, train_classifier
-from .base import Callback, Method
+from ..engine.models import count_parameters, load_tokenizer
+from ..engine.training import predict_logits, train_classifier
+from ..engine.callbacks import Callback
+from .base import Method
 
 
 class SequenceClassifierMethod(Method):

@@ -16,9 +16,10 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
-from ..encoders import embed
-from ..models import cache_dir
-from .base import Callback, Method, MethodConfig, option, register_method
+from ..engine.encoders import embed
+from ..engine.models import cache_dir
+from ..engine.callbacks import Callback
+from .base import Method, MethodConfig, option, register_method
 
 
 @dataclass

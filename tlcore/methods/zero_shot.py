@@ -1,12 +1,12 @@
 """Zero-shot: no labeled example is used.
 
 - encoder: cosine similarity of the text's embedding to each label's vector: its name, or a description
-  the user wrote, refined on the training texts without their labels (tlcore.label_vectors).
+  the user wrote, refined on the training texts without their labels (tlcore.methods.label_vectors).
 - decoder: by default "channel" scoring, the log-likelihood of the text after a request for each
-  label ("Write a text that is <label>.", see tlcore.channel_scoring); or "direct" scoring, the
+  label ("Write a text that is <label>.", see tlcore.engine.channel_scoring); or "direct" scoring, the
   log-likelihood of each label as the answer to an instruction prompt.
 
-Either way the scores are calibrated (tlcore.score_calibration): raw scores favour some labels whatever the
+Either way the scores are calibrated (tlcore.methods.score_offsets): raw scores favour some labels whatever the
 text, so one offset per label is taken from the run's test texts, labels unseen. By default ("auto") the
 offsets make the average predicted probability of each label equal its class frequency, measured from the
 label counts of the validation split, never its texts.
@@ -20,13 +20,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ..channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
+from ..engine.channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..data import LabeledData
-from ..encoders import embed
-from ..label_vectors import MAX_POOL, refine_label_vectors, worth_refining
-from ..lm_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
-from ..score_calibration import MODES, calibration_offsets, resolve_calibration, saved_offsets, softmax
-from .base import Callback, Method, MethodConfig, option, register_method
+from ..engine.encoders import embed
+from .label_vectors import MAX_POOL, refine_label_vectors, worth_refining
+from ..engine.decoder_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
+from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_offsets, softmax
+from ..engine.callbacks import Callback
+from .base import Method, MethodConfig, option, register_method
 
 
 ENCODER, DECODER = ("encoder",), ("decoder",)  # options only one kind of model uses
@@ -224,7 +225,7 @@ class ZeroShot(PromptScoring):
         return embed([texts[label] for label in self.labels], str(self.folder), self.device)
 
     def _refined(self, label_vectors: np.ndarray, train: LabeledData, callback: Callback) -> np.ndarray:
-        """The label vectors moved towards the training texts (tlcore.label_vectors); labels are never read,
+        """The label vectors moved towards the training texts (tlcore.methods.label_vectors); labels are never read,
         only their counts, which say how often each label occurs among those texts."""
         rows = np.arange(len(train))
         if len(rows) > MAX_POOL:

@@ -1,0 +1,4 @@
+"""The ``tlcore`` command (DESIGN.md section 4)."""
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,478 @@
+"""The `tlcore` command. Exit codes: 0 success, 2 bad input (one `error:` line), 1 internal failure."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .. import __version__
+from .checks import CHECK_COMMANDS, add_check_parsers
+from .arg_types import positive_float, positive_int, whole_number
+from ..data import guess_columns, read_table, to_labeled
+from ..errors import TLCoreError
+from ..runs.create import create_run, method_options
+from ..methods import Callback, list_methods
+from ..methods.base import MAX_SEED
+from ..engine.models import is_available, list_models, model_folder, resolve_model
+from ..runs.store import RunConfig, RunStore
+
+RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1",
+               "train_seconds", "predict_seconds", "trainable_params", "total_params")
+DEFAULT_COMPARE = "zero-shot,few-shot,lora"
+
+
+class UsageError(TLCoreError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _seed(text: str) -> int:
+    return whole_number(text, 0, MAX_SEED)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected LABEL=TEXT, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet); required")
+    p.add_argument("--test", help="separate labeled test file; default: a stratified hold-out of --train")
+    p.add_argument("--val", help="separate labeled validation file; default: a stratified hold-out of --train")
+    p.add_argument("--text-column", help="column with the text (default: guessed)")
+    p.add_argument("--label-column", help="column with the label (default: guessed)")
+    p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
+    p.add_argument("--per-class", type=positive_int, help="sample N training rows per class (after the test split)")
+    p.add_argument("--test-size", type=positive_float,
+                   help="test hold-out: a fraction below 1 or a row count (default 0.2)")
+    p.add_argument("--split-seed", type=_seed, help="seed of the train/val/test split (default 0)")
+    p.add_argument("--seed", type=_seed, help="seed of sampling, shots and training (default 0)")
+    p.add_argument("--shots", type=positive_int, help="few-shot: examples per class (K)")
+    p.add_argument("--epochs", type=positive_int, help="fine-tuning: passes over the training rows")
+    p.add_argument("--lr", type=positive_float, help="fine-tuning: peak learning rate")
+    p.add_argument("--batch-size", type=positive_int, help="fine-tuning: examples per step")
+    p.add_argument("--max-length", type=positive_int, help="tokens per text; longer texts are cut")
+    p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
+                   help="zero/few-shot: text to use for a terse label name (repeatable)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tlcore", description="Transfer learning from pretrained language models.")
+    parser.add_argument("--version", action="version", version=f"tlcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("models", help="list the model catalog")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("methods", help="list the transfer methods")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("prepare", help="convert the bundled models once, so later runs load in seconds")
+    p.add_argument("--model", action="append", help="model to prepare (default: all bundled)")
+    p = sub.add_parser("validate", help="check a data file: errors that block a run, warnings, counts",
+                       description="Read a labeled data file and report errors (which block a run), warnings and "
+                                   "counts. Exit codes: 0 the data is usable (warnings may remain); 2 the file "
+                                   "cannot be read (one `error:` line on stderr), or the report has errors (the "
+                                   "report on stdout and one `error:` line on stderr).")
+    p.add_argument("data", help="data file (CSV, TSV, TXT, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--text-column", help="column with the text (default: guessed)")
+    p.add_argument("--label-column", help="column with the label (default: guessed)")
+    p.add_argument("--test", metavar="DATA", help="separate test file: checked for leakage and unseen labels")
+    p.add_argument("--sheet", metavar="NAME", help="Excel sheet of DATA to read (default: the first)")
+    p.add_argument("--shots", type=positive_int, metavar="K", help="check that each class can give K examples")
+    p.add_argument("--max-length", type=positive_int, metavar="TOKENS",
+                   help="token limit for the long-text check (default 128, estimated at 4 characters per token)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
+    p = sub.add_parser("run", help="run one method and print its test metrics")
+    _add_data_args(p)
+    p.add_argument("--method", help="see `tlcore methods`; required")
+    p.add_argument("--config", help="a run's settings as YAML (the app's 'Download config'); flags override it")
+    p = sub.add_parser(
+        "compare", help="compare finished runs, run several methods on one test split, or a learning curve",
+        description="Three forms. (1) tlcore compare RUN_ID RUN_ID ... compares finished runs (see `tlcore runs`); "
+                    "they must share a test split (exit 2 names the runs of each test set otherwise). (2) tlcore "
+                    "compare --train DATA --model M --methods a,b runs each method on one test split. (3) tlcore "
+                    "compare --learning-curve --train DATA --model M --method M2 --sizes 8,16,32,all --seeds 3 runs "
+                    "M2 at each size (examples per class) with each seed on the same test rows, one run after "
+                    "another, plus zero-shot and few-shot references (reused when already run on those rows), and "
+                    "prints one JSON document: points (per_class, seed, accuracy, macro_f1, run_id), summary (per "
+                    "size: mean and std of accuracy across seeds, macro_f1_mean, macro_f1_std) and references.")
+    p.add_argument("runs", nargs="*", metavar="RUN_ID", help="finished runs to compare (form 1)")
+    _add_data_args(p)
+    p.add_argument("--methods", default=None, help=f"form 2: comma-separated (default {DEFAULT_COMPARE})")
+    p.add_argument("--learning-curve", action="store_true", help="form 3: run a learning curve, print it as JSON")
+    p.add_argument("--method", dest="curve_method", metavar="METHOD",
+                   help="form 3: the method to run at each size (one that trains)")
+    p.add_argument("--sizes", help="form 3: examples per class, comma-separated, 'all' for every training row "
+                                   "(default 8,16,32,... below the smallest class, and all)")
+    p.add_argument("--seeds", type=positive_int, default=3,
+                   help="form 3: seeds per size, counting up from --seed (default 3)")
+    p.add_argument("--references", default="zero-shot,few-shot",
+                   help="form 3: reference methods on the same test rows, or 'none' (default zero-shot,few-shot)")
+    p = sub.add_parser("runs", help="list runs")
+    p.add_argument("--runs-dir", default=None)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("predict", help="label a data file with a finished run's model; write a CSV")
+    p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
+    p.add_argument("--input", required=True, help="data file (CSV, TSV, JSONL, JSON, XLSX, Parquet)")
+    p.add_argument("--output", required=True, help="CSV file to write: the input's columns plus predicted, "
+                                                   "confidence and p_<label> per class")
+    p.add_argument("--text-column", help="column with the text (default: the run's, else guessed)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p = sub.add_parser("export", help="export a finished run's model with a model card, loadable without tlcore")
+    p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
+    p.add_argument("--to", required=True, help="new folder to write (with --zip: DIR.zip)")
+    p.add_argument("--zip", action="store_true", help="write one .zip file instead of a folder")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p = sub.add_parser("import", help="bring an export (folder or .zip from `tlcore export`) back as a run")
+    p.add_argument("path", metavar="PATH", help="the export: a folder or .zip written by `tlcore export`")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_check_parsers(sub)  # evaluate, slices, probe, footprint (tlcore/checks/commands.py)
+    return parser
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _table(rows: list[dict], columns: Sequence[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _cmd_models(args) -> int:
+    rows = [{**spec.to_dict(), "available_offline": is_available(spec)} for spec in list_models()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table(rows, ("name", "kind", "params", "available_offline", "license")))
+    return 0
+
+
+def _cmd_methods(args) -> int:
+    rows = [entry.to_dict() for entry in list_methods()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table([{**r, "kinds": ",".join(r["kinds"])} for r in rows], ("name", "kinds", "description")))
+    return 0
+
+
+def _cmd_prepare(args) -> int:
+    for name in args.model or [spec.name for spec in list_models()]:
+        folder = model_folder(resolve_model(name), progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(f"{name}: ready in {folder}")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    import warnings
+
+    from ..data import DataWarning
+    from ..data.validation import validate
+
+    with warnings.catch_warnings():  # what reading changed is part of the report
+        warnings.simplefilter("ignore", DataWarning)
+        frame = read_table(args.data, sheet=args.sheet)
+        test = read_table(args.test) if args.test else None
+    report = validate(frame, args.text_column, args.label_column, test_frame=test, shots=args.shots,
+                      tokenizer_max_length=args.max_length)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print("\n".join(report.lines()))
+    if report.ok:
+        return 0
+    codes = ", ".join(dict.fromkeys(issue.code for issue in report.errors))
+    raise UsageError(f"{args.data} cannot be used as it is: {len(report.errors)} error"
+                     f"{'s' if len(report.errors) > 1 else ''} ({codes}); see the report above and fix "
+                     f"{'them' if len(report.errors) > 1 else 'it'}.")
+
+
+# Used when neither a flag nor --config gives a value.
+RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "val_size": 0.1}
+
+
+def _apply_config_file(args) -> None:
+    """Fill flags the user did not give from --config (YAML written by Run.config_yaml), then defaults."""
+    settings: dict = {}
+    if getattr(args, "config", None):
+        import yaml
+
+        try:
+            settings = yaml.safe_load(Path(args.config).read_text()) or {}
+        except FileNotFoundError:
+            raise UsageError(f"config file {args.config!r} does not exist; check the path.") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"config file {args.config!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(settings, dict):
+            raise UsageError(f"config file {args.config!r} must hold key: value settings, not a "
+                             f"{type(settings).__name__}.")
+    options = dict(settings.get("method_options") or {})
+    for key in ("train", "test", "val", "model", "method", "text_column", "label_column", "test_size",
+                "split_seed", "per_class", "device", "val_size"):
+        if getattr(args, key, None) is None and settings.get(key) is not None:
+            setattr(args, key, settings[key])
+    if args.seed is None and "seed" in options:
+        args.seed = options["seed"]
+    for key, value in RUN_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.config_options = options
+    missing = [flag for flag in ("train", "model", "method") if getattr(args, flag, "") is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join('--' + m for m in missing)} "
+                         "(or give them in --config FILE)")
+
+
+def _load(args):
+    """(train, test or None, validation or None); guessed columns are written back to args, so the
+    test and validation files are read with the same columns and the run's config records them."""
+    frame = read_table(args.train)
+    if args.text_column is None or args.label_column is None:
+        guessed_text, guessed_label = guess_columns(frame)
+        args.text_column = args.text_column or guessed_text
+        args.label_column = args.label_column or guessed_label
+    data = to_labeled(frame, args.text_column, args.label_column, name=args.train)
+    extra = [to_labeled(read_table(path), args.text_column, args.label_column, name=path) if path else None
+             for path in (args.test, args.val)]
+    return data, extra[0], extra[1]
+
+
+def _options(args, method: str, strict: bool) -> dict:
+    given = {"shots": args.shots, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+             "max_length": args.max_length, "seed": args.seed,
+             "label_descriptions": dict(args.label_description) or None}
+    given = {**getattr(args, "config_options", {}), **{k: v for k, v in given.items() if v is not None}}
+    kept = method_options(method, given, strict=False)
+    from_flags = {k for k, v in given.items() if v is not None and k not in getattr(args, "config_options", {})}
+    ignored = sorted(k for k in from_flags if k not in kept and k != "seed")
+    if strict and ignored:
+        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        raise UsageError(f"{flags} does not apply to method {method!r}; see its options with `tlcore methods`.")
+    return kept
+
+
+def _run_one(args, method: str, data, test, val, strict: bool) -> dict:
+    from ..runs.worker import execute
+
+    config = RunConfig(model=args.model, method=method, method_options=_options(args, method, strict),
+                       data_name=Path(args.train).name, text_column=args.text_column,
+                       label_column=args.label_column, test_size=args.test_size,
+                       split_seed=args.split_seed, per_class=args.per_class, device=args.device,
+                       val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
+                       val_name=Path(args.val).name if args.val else None)
+    run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed, val=val)
+    echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
+    if echo:
+        echo(f"run {run.id}: {config.model}, {config.method}")
+    metrics = execute(run, echo=echo)
+    return {**{k: metrics[k] for k in RESULT_KEYS}, **metrics}
+
+
+def _summary_line(m: dict) -> str:
+    return (f"{m['method']:<14} {m['model']:<14} accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+            f"train {m['train_seconds']:.1f}s  predict {m['predict_seconds']:.1f}s  "
+            f"trainable {m['trainable_params']:,}  run {m['run_id']}")
+
+
+def _cmd_run(args) -> int:
+    _apply_config_file(args)
+    data, test, val = _load(args)
+    result = _run_one(args, args.method, data, test, val, strict=True)
+    _print_json(result) if args.json else print(_summary_line(result))
+    return 0
+
+
+def _compare_runs(args) -> int:
+    """Form 1: finished runs that share a test split, side by side."""
+    from ..compare.comparison import comparison_records, load_comparison, majority_metrics
+
+    given = [flag for flag, value in (("--train", args.train), ("--methods", args.methods),
+                                      ("--learning-curve", args.learning_curve), ("--model", args.model)) if value]
+    if given:
+        raise UsageError(f"give run ids to compare finished runs, or {', '.join(given)} to make new ones, not both.")
+    comparison = load_comparison(args.runs, RunStore(args.runs_dir))
+    records = comparison_records(comparison)
+    if args.json:
+        _print_json(records)
+        return 0
+    print(f"test rows: {comparison.n_test} (split {comparison.test_fingerprint})")
+    for record in records:
+        print(_summary_line(record))
+    majority = majority_metrics(comparison)
+    print(f"{'majority class':<14} {majority['label']:<14} accuracy {majority['accuracy']:.3f}  "
+          f"macro-F1 {majority['macro_f1']:.3f}  (always predicts the most common test class)")
+    return 0
+
+
+def _compare_curve(args) -> int:
+    """Form 3: a learning curve, run here one run after another; one JSON document on stdout."""
+    from ..data import make_split
+    from ..runs.learning_curve import default_sizes, parse_sizes, run_learning_curve
+
+    if not args.curve_method:
+        raise UsageError("--learning-curve needs --method, a method that trains (e.g. linear-probe or lora).")
+    for flag, value in (("--per-class", args.per_class), ("--methods", args.methods)):
+        if value:
+            raise UsageError(f"{flag} does not apply to --learning-curve; give the sizes with --sizes and the "
+                             "method with --method.")
+    args.method = args.curve_method
+    _apply_config_file(args)
+    references = [] if args.references.strip().lower() == "none" else [
+        m.strip() for m in args.references.split(",") if m.strip()]
+    data, test, val = _load(args)
+    if args.sizes:
+        sizes = parse_sizes(args.sizes)
+    else:
+        split = make_split(data, test, test_size=args.test_size, val_size=args.val_size, split_seed=args.split_seed,
+                           val=val)
+        sizes = default_sizes(split.train.class_counts())
+    base = RunConfig(model=args.model, method=args.method, method_options=_options(args, args.method, True),
+                     data_name=Path(args.train).name, text_column=args.text_column, label_column=args.label_column,
+                     test_size=args.test_size, split_seed=args.split_seed, device=args.device,
+                     val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
+                     val_name=Path(args.val).name if args.val else None)
+    echo = None if args.quiet else (lambda m: print(f"[curve] {m}", file=sys.stderr, flush=True))
+    payload = run_learning_curve(base, data, sizes, [args.seed + i for i in range(args.seeds)],
+                                 RunStore(args.runs_dir), test, val, references,
+                                 reference_options=lambda method: _options(args, method, False), echo=echo)
+    _print_json(payload)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    if args.runs:
+        return _compare_runs(args)
+    if args.learning_curve:
+        return _compare_curve(args)
+    _apply_config_file(args)
+    methods = [m.strip() for m in (args.methods or DEFAULT_COMPARE).split(",") if m.strip()]
+    if not methods:
+        raise UsageError("--methods is empty; give a comma-separated list such as zero-shot,few-shot,lora.")
+    from ..methods import check_supported, get_method
+
+    spec = resolve_model(args.model)
+    for method in methods:  # refuse a bad list before the first run starts
+        check_supported(get_method(method), spec)
+    data, test, val = _load(args)
+    results = [_run_one(args, method, data, test, val, strict=False) for method in methods]
+    if args.json:
+        _print_json(results)
+    else:
+        print(f"test rows: {results[0]['n_test']} (split {results[0]['test_fingerprint']})")
+        for result in results:
+            print(_summary_line(result))
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    rows = [vars(s) for s in RunStore(args.runs_dir).summaries()]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(_table(rows, ("id", "status", "model", "method", "accuracy", "macro_f1")))
+    return 0
+
+
+class _ProgressPrinter(Callback):
+    """Progress of a long prediction on stderr, at most every few seconds."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every, self.last = every, time.monotonic()
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every and done < total:
+            self.last = now
+            print(f"{stage} {done}/{total}", file=sys.stderr, flush=True)
+
+
+def _cmd_predict(args) -> int:
+    from ..runs.store import as_run
+    from ..use.predict import predict_file
+
+    run = as_run(args.run, args.runs_dir)
+    report = predict_file(run, args.input, args.output, text_column=args.text_column, device=args.device,
+                          callback=None if args.quiet else _ProgressPrinter())
+    if args.json:
+        _print_json({**report.to_dict(), "output": str(args.output)})
+    else:
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"{report.summary()}; wrote {args.output}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from ..use.export import export_kind, export_run
+    from ..runs.store import as_run
+
+    run = as_run(args.run, args.runs_dir)
+    path = export_run(run, Path(args.to), zip=args.zip)
+    files = sorted(p.name for p in path.iterdir()) if path.is_dir() else [path.name]
+    if args.json:
+        _print_json({"run_id": run.id, "output": str(path), "kind": export_kind(run.config()["method"]),
+                     "zip": args.zip, "files": files})
+    else:
+        print(f"exported run {run.id} to {path}")
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from ..use.importing import import_export
+
+    run = import_export(args.path, RunStore(args.runs_dir))
+    config, metrics = run.config(), run.metrics() or {}
+    payload = {"run_id": run.id, "path": str(run.path), "source": args.path,
+               "original_run_id": config["imported_from"].get("run_id"), "model": config["model"],
+               "method": config["method"], "labels": config["labels"], "accuracy": metrics.get("accuracy"),
+               "macro_f1": metrics.get("macro_f1")}
+    if args.json:
+        _print_json(payload)
+    else:
+        accuracy = f", test accuracy {payload['accuracy']:.3f}" if payload["accuracy"] is not None else ""
+        print(f"imported {args.path} as run {run.id} ({config['method']}, {config['model']}{accuracy})")
+    return 0
+
+
+COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
+            "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs, "predict": _cmd_predict,
+            "export": _cmd_export, "import": _cmd_import, **CHECK_COMMANDS}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except TLCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except InterruptedError:
+        print("error: cancelled", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

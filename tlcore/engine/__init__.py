@@ -1,0 +1,3 @@
+"""The machinery under every method: the model catalog and loading, CPU threads, batching, the training
+loop, and the encoder's and decoder's scoring. Importing this package imports no torch; its modules do,
+inside their functions, so the CLI's light commands and the app's pages stay fast."""

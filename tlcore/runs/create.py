@@ -1,0 +1,41 @@
+"""High-level entry points shared by the CLI, the app and Python users: validate, split, create a run."""
+from __future__ import annotations
+
+from ..data import LabeledData, make_split
+from ..errors import ConfigError
+from ..methods import check_supported, get_method
+from ..engine.models import resolve_model
+from .store import Run, RunConfig, RunStore
+
+
+def method_options(method: str, given: dict, strict: bool = True) -> dict:
+    """Keep the options the method knows. ``strict`` refuses an option the method does not have."""
+    entry = get_method(method)
+    known = {f["name"] for f in entry.config_cls.describe_fields()}
+    unknown = sorted(k for k, v in given.items() if v is not None and k not in known)
+    if unknown and strict:
+        raise ConfigError(f"method {method!r} has no option {', '.join(unknown)}; its options are: "
+                          f"{', '.join(sorted(known))}.")
+    return {k: v for k, v in given.items() if v is not None and k in known}
+
+
+def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = None,
+               store: RunStore | None = None, sample_seed: int = 0, val: LabeledData | None = None) -> Run:
+    """Check everything cheap first (model, method, options, data), then split and create the run folder."""
+    spec = resolve_model(config.model)
+    entry = get_method(config.method)
+    check_supported(entry, spec)
+    entry.config_cls.from_dict(config.method_options)  # raises ConfigError on a bad value, before any work
+    split = make_split(data, test, test_size=config.test_size, val_size=config.val_size,
+                       split_seed=config.split_seed, per_class=config.per_class, sample_seed=sample_seed,
+                       val=val)
+    shots = config.method_options.get("shots")
+    if shots is not None:
+        from ..errors import DatasetError
+
+        counts = split.train.class_counts()
+        short = {label: n for label, n in counts.items() if n < shots}
+        if short:
+            raise DatasetError(f"few-shot needs {shots} training examples per class, but these classes have "
+                               f"fewer after the test split: {short}; lower --shots or add rows.")
+    return (store or RunStore()).create(config, split)

@@ -1,0 +1,353 @@
+"""The run store: one directory per run, the durable contract between a worker and the UI.
+
+runs/<run-id>/
+  config.json      what to run (model, method, options, split settings, data fingerprint, versions)
+  data/            the train/val/test split the run uses (CSV), so the worker needs nothing else
+  status.json      queued | running | succeeded | failed | cancelled, pid, error, stage progress
+  events.jsonl     append-only training events (one JSON object per line)
+  metrics.json     test metrics, timings, parameter counts
+  predictions.csv  test texts, gold, predicted, confidence, one probability column per class
+  artifacts/       what prediction needs (safetensors / JSON only)
+  cancel           present when a cancel was requested
+
+This module is light (no torch): the UI imports it to list and watch runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from ..data import LabeledData, Split
+from ..errors import RunError
+
+LIVE_STATES = ("queued", "running")
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))
+
+
+def max_concurrent_runs() -> int:
+    """How many runs of one runs folder execute at once (``TLCORE_MAX_CONCURRENT_RUNS``, default 1)."""
+    try:
+        return max(1, int(os.environ.get("TLCORE_MAX_CONCURRENT_RUNS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextlib.contextmanager
+def run_slot(root: Path, on_wait=None, poll_seconds: float = 0.5):
+    """Hold one of the folder's execution slots for the duration of a run (a queue of file locks).
+
+    The operating system releases a lock when its process dies, so a crashed or killed worker
+    can never block the queue.
+    """
+    slots = root / ".slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for i in range(max_concurrent_runs()):
+            handle = open(slots / f"slot-{i}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield i
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        if on_wait and not waited:
+            on_wait()
+        waited = True
+        time.sleep(poll_seconds)
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to reproduce a run (the split itself is stored beside it)."""
+
+    model: str
+    method: str
+    method_options: dict = field(default_factory=dict)
+    data_name: str = "data"
+    text_column: str = "text"
+    label_column: str = "label"
+    test_size: float = 0.2
+    val_size: float = 0.1
+    split_seed: int = 0
+    per_class: int | None = None
+    device: str = "auto"
+    test_name: str | None = None  # a separate test file's name (then test_size is not used)
+    val_name: str | None = None  # a separate validation file's name
+    group: str | None = None  # runs made together (a learning curve) share this id; None for a single run
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for package in ("tlcore", "torch", "transformers", "peft", "scikit-learn"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie (dead, not yet reaped) still answers kill(0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class Run:
+    """A handle on one run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.id = self.path.name
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _read_json(self, name: str, default=None):
+        try:
+            return json.loads((self.path / name).read_text())
+        except FileNotFoundError:
+            return default
+        except (OSError, ValueError) as exc:
+            raise RunError(f"run {self.id}: {name} is damaged ({exc}); delete the run or restore the file.") from exc
+
+    def config(self) -> dict:
+        config = self._read_json("config.json")
+        if not isinstance(config, dict):
+            raise RunError(f"run {self.id} has no readable config.json; it is damaged.")
+        return config
+
+    def status(self) -> dict:
+        """The status, with a dead worker detected: a 'running' run whose process is gone is 'failed'."""
+        status = self._read_json("status.json", {"status": "damaged", "error": "status.json is missing"})
+        if status.get("status") in LIVE_STATES and status.get("pid") and not _pid_alive(status.get("pid")):
+            status = {**status, "status": "failed",
+                      "error": "the worker process ended unexpectedly (killed, crashed or out of memory) "
+                               f"while {status.get('stage') or 'running'}; start the run again."}
+            self.write_status(status)
+        return status
+
+    def events(self) -> list[dict]:
+        try:
+            lines = (self.path / "events.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue  # a line being written right now
+        return events
+
+    def metrics(self) -> dict | None:
+        return self._read_json("metrics.json")
+
+    def predictions(self) -> pd.DataFrame | None:
+        path = self.path / "predictions.csv"
+        return pd.read_csv(path, keep_default_na=False) if path.exists() else None
+
+    def split(self) -> Split:
+        parts = {}
+        for part in ("train", "val", "test"):
+            frame = pd.read_csv(self.path / "data" / f"{part}.csv", dtype=str, keep_default_na=False)
+            parts[part] = LabeledData.from_frame(frame)
+        config = self.config()
+        return Split(train=parts["train"], val=parts["val"], test=parts["test"], labels=config["labels"],
+                     info=config.get("split", {}))
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_status(self, status: dict) -> None:
+        write_json_atomic(self.path / "status.json", status)
+
+    def update_status(self, **changes) -> None:
+        current = self._read_json("status.json", {}) or {}
+        if "stage" in changes and changes["stage"] != current.get("stage"):
+            changes.setdefault("stage_started", time.time())  # lets the UI estimate time left per stage
+        self.write_status({**current, **changes})
+
+    def config_yaml(self) -> str:
+        """The run's settings as YAML, re-runnable with ``tlcore run --config FILE [--train DATA]``."""
+        import yaml
+
+        config = self.config()
+        settings = RunConfig.from_dict(config).to_dict()
+        settings["train"] = config.get("data_name", "data.csv")
+        for role in ("test", "val"):  # separate files: re-run with the same files
+            if settings.get(f"{role}_name"):
+                settings[role] = settings[f"{role}_name"]
+        header = (f"# TransferLab run {self.id}\n# Re-run: tlcore run --config this.yaml --train "
+                  f"{settings['train']}  (flags override these values)\n")
+        return header + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
+
+    def append_event(self, event: dict) -> None:
+        with open(self.path / "events.jsonl", "a") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+    def request_cancel(self) -> None:
+        (self.path / "cancel").touch()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return (self.path / "cancel").exists()
+
+
+@dataclass
+class RunSummary:
+    id: str
+    status: str
+    model: str = ""
+    method: str = ""
+    data_name: str = ""
+    test_fingerprint: str = ""
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    created: float = 0.0
+    seconds: float | None = None
+    error: str | None = None
+    n_test: int | None = None
+
+
+class RunStore:
+    """All runs under one folder."""
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the next queued run to start, 2 for the one after, ...; None when not queued."""
+        queued = [(s.created, s.id) for s in self.summaries() if s.status == "queued"]
+        ids = [run for _, run in sorted(queued)]
+        return ids.index(run_id) + 1 if run_id in ids else None
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else default_runs_dir()
+        if self.root.exists() and not self.root.is_dir():
+            raise RunError(f"the runs folder {str(self.root)!r} is not a folder; give a folder (it is created if "
+                           "missing) with --runs-dir or TLCORE_RUNS_DIR.")
+
+    def create(self, config: RunConfig, split: Split) -> Run:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        model_tag = Path(config.model).name if os.sep in config.model else config.model
+        run_id = f"{stamp}-{config.method}-{model_tag}-{secrets.token_hex(2)}"
+        tmp = self.root / f".{run_id}.creating"
+        (tmp / "data").mkdir(parents=True)
+        for part in ("train", "val", "test"):
+            getattr(split, part).to_frame().to_csv(tmp / "data" / f"{part}.csv", index=False)
+        write_json_atomic(tmp / "config.json", {
+            **config.to_dict(), "run_id": run_id, "labels": split.labels, "split": split.info,
+            "created": time.time(), "versions": _library_versions()})
+        write_json_atomic(tmp / "status.json", {"status": "queued", "created": time.time()})
+        os.replace(tmp, self.root / run_id)  # the run appears whole or not at all
+        return Run(self.root / run_id)
+
+    def get(self, run_id: str) -> Run:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise RunError(f"{run_id!r} is not a run id; list runs with `tlcore runs`.")
+        path = self.root / run_id
+        if not (path / "config.json").exists() and not (path / "status.json").exists():
+            raise RunError(f"no run {run_id!r} in {self.root}; list runs with `tlcore runs --runs-dir {self.root}`.")
+        return Run(path)
+
+    def runs(self) -> Iterator[Run]:
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.iterdir(), reverse=True):
+            if path.is_dir() and not path.name.startswith("."):
+                yield Run(path)
+
+    def summaries(self) -> list[RunSummary]:
+        """One row per run, newest first; a damaged run is listed as 'damaged', never raised."""
+        rows = []
+        for run in self.runs():
+            try:
+                config, status, metrics = run.config(), run.status(), run.metrics() or {}
+                rows.append(RunSummary(
+                    id=run.id, status=status.get("status", "damaged"), model=config.get("model", ""),
+                    method=config.get("method", ""), data_name=config.get("data_name", ""),
+                    test_fingerprint=config.get("split", {}).get("test_fingerprint", ""),
+                    accuracy=metrics.get("accuracy"), macro_f1=metrics.get("macro_f1"),
+                    created=config.get("created", 0.0), seconds=metrics.get("total_seconds"),
+                    error=status.get("error"), n_test=config.get("split", {}).get("n_test")))
+            except RunError as exc:
+                rows.append(RunSummary(id=run.id, status="damaged", error=str(exc)))
+        return rows
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        try:
+            state = run.status().get("status")
+        except RunError:  # a damaged status.json: the run is not live, so it may go
+            state = "damaged"
+        if state in LIVE_STATES:
+            raise RunError(f"run {run_id} is still {state}; cancel it before deleting.")
+        shutil.rmtree(run.path)
+
+
+def as_run(run: Run | str | Path, runs_dir: str | Path | None = None) -> Run:
+    """A Run from a Run, a run id (looked up in ``runs_dir``) or a run folder path."""
+    if isinstance(run, Run):
+        return run
+    text = str(run)
+    if os.sep in text or (isinstance(run, Path) and Path(run).is_dir()):
+        path = Path(text)
+        if not (path / "config.json").exists():
+            raise RunError(f"{text!r} is not a run folder (it has no config.json); give a run id from "
+                           "`tlcore runs` or the path of a run folder.")
+        return Run(path)
+    return RunStore(runs_dir).get(text)
+
+
+def start_worker(run: Run) -> int:
+    """Start the run in its own process, detached from the caller (a browser refresh does not stop it)."""
+    log = open(run.path / "worker.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "tlcore.runs.worker", str(run.path)], stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()
+    # Reap the child when it exits so it never lingers as a zombie of the app process.
+    threading.Thread(target=process.wait, daemon=True).start()
+    run.update_status(pid=process.pid)
+    return process.pid

@@ -1,0 +1,205 @@
+"""Execute one run directory: ``python -m tlcore.runs.worker RUN_DIR``.
+
+The same function serves the CLI (in-process) and the app (a detached worker process).
+Every outcome ends in status.json: succeeded, cancelled, or failed with a readable reason.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ResourceError, TLCoreError
+from .metrics import classification_metrics, predicted_labels
+from ..methods import Callback, check_supported, get_method
+from ..engine.models import choose_device, model_folder, resolve_model
+from ..engine.resources import estimate_memory
+from .store import Run, run_slot, write_json_atomic
+
+
+class RunCallback(Callback):
+    """Writes training events to the run directory and turns a cancel file into a stop."""
+
+    def __init__(self, run: Run, echo=None) -> None:
+        self.run = run
+        self.echo = echo  # optional printer for the CLI
+        self._last_progress = 0.0
+
+    def on_log(self, event: dict) -> None:
+        self.run.append_event({"type": "train", **event})
+        if self.echo and (event["step"] == 1 or event["step"] % 10 == 0 or event["step"] == event["total_steps"]):
+            self.echo(f"step {event['step']}/{event['total_steps']} loss {event['train_loss']:.4f}")
+
+    def on_evaluate(self, event: dict) -> None:
+        self.run.append_event({"type": "eval", **event})
+        if self.echo:
+            self.echo(f"epoch {event['epoch']}: val_loss {event['val_loss']:.4f} val_accuracy "
+                      f"{event['val_accuracy']:.3f}")
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last_progress > 0.5:  # keep status writes cheap
+            self._last_progress = now
+            self.run.update_status(stage=stage, progress={"done": done, "total": total})
+
+    def should_stop(self) -> bool:
+        return self.run.cancel_requested
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def execute(run: Run, echo=None) -> dict:
+    """Wait for a free slot in the runs folder (the queue), then run; return the metrics."""
+    run.update_status(status="queued", pid=os.getpid(), stage="waiting for a free slot")
+
+    def say_waiting() -> None:
+        if echo:
+            echo("waiting for another run in this folder to finish "
+                 "(TLCORE_MAX_CONCURRENT_RUNS sets how many run at once)")
+
+    with run_slot(run.path.parent, on_wait=say_waiting):
+        if run.cancel_requested:
+            run.update_status(status="cancelled", finished=time.time(), error="cancelled while queued")
+            raise InterruptedError("cancelled")
+        return _execute(run, echo)
+
+
+def _execute(run: Run, echo=None) -> dict:
+    """Run the method on the stored split; write metrics, predictions and artifacts; return the metrics."""
+    config = run.config()
+    run.update_status(status="running", pid=os.getpid(), started=time.time(), stage="loading model")
+    callback = RunCallback(run, echo)
+    started = time.perf_counter()
+    try:
+        spec = resolve_model(config["model"])
+        entry = get_method(config["method"])
+        check_supported(entry, spec)
+        method_config = entry.config_cls.from_dict(config.get("method_options", {}))
+        split = run.split()
+        device = choose_device(config.get("device", "auto"))
+        folder = model_folder(spec, progress=echo)
+        _check_memory(folder, config, len(split.labels), method_config, device)
+        method = entry.method_cls(method_config, spec, folder, split.labels, device)
+
+        run.update_status(stage="training" if entry.method_cls.trains else "preparing")
+        fit_started = time.perf_counter()
+        method.fit(split.train, split.val, callback)
+        train_seconds = time.perf_counter() - fit_started
+        training = getattr(method, "training", None)
+        if run.cancel_requested:
+            raise InterruptedError("cancelled")
+
+        run.update_status(stage="predicting")
+        predict_started = time.perf_counter()
+        proba = method.predict_proba(split.test.texts, callback)
+        predict_seconds = time.perf_counter() - predict_started
+
+        method.save(run.path / "artifacts")
+        write_json_atomic(run.path / "artifacts" / "labels.json", split.labels)
+        predicted = predicted_labels(proba, split.labels)
+        _write_predictions(run.path / "predictions.csv", split.test.texts, split.test.labels, predicted, proba,
+                           split.labels)
+        metrics = {
+            "run_id": run.id, "model": config["model"], "method": config["method"], "device": device,
+            "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "labels": split.labels,
+            **classification_metrics(split.test.labels, predicted, split.labels),
+            "train_seconds": train_seconds, "predict_seconds": predict_seconds,
+            "predict_seconds_per_1000": 1000 * predict_seconds / max(1, len(split.test)),
+            "total_seconds": time.perf_counter() - started,
+            "trainable_params": int(method.trainable_params), "total_params": int(method.total_params),
+            "examples_per_s": training.examples_per_second if training else None,
+            "steps": training.steps if training else 0, "epochs": training.epochs if training else 0,
+            "epochs_completed": training.epochs_completed if training else 0,
+            "early_stopped": bool(training and training.early_stopped),
+            "best_epoch": training.best_epoch if training else None,
+            "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"),
+        }
+        write_json_atomic(run.path / "metrics.json", metrics)
+        run.update_status(status="succeeded", finished=time.time(), stage="done", error=None)
+        return metrics
+    except InterruptedError:
+        run.update_status(status="cancelled", finished=time.time(), error="cancelled by the user")
+        raise
+    except TLCoreError as exc:
+        run.update_status(status="failed", finished=time.time(), error=str(exc))
+        raise
+    except MemoryError:
+        run.update_status(status="failed", finished=time.time(),
+                          error="out of memory; try a smaller batch size, max length or model")
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _internal_failure(run, exc)
+        # The disk filled up while saving: drop what was half-written (it would look usable and it holds
+        # the space), then record the failure, which now fits.
+        for partial in ("artifacts", "predictions.csv", ".predictions.csv.tmp", "metrics.json"):
+            target = run.path / partial
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        run.update_status(status="failed", finished=time.time(),
+                          error=f"the disk is full ({exc.strerror} while writing {exc.filename or 'the run'}); "
+                                "free some space (or point TLCORE_RUNS_DIR at a bigger disk) and run again")
+        raise ResourceError(f"the disk is full: {exc.strerror}") from exc
+    except Exception as exc:
+        return _internal_failure(run, exc)
+
+
+def _internal_failure(run: Run, exc: Exception):
+    """Keep the traceback in the run for the bug report, mark the run failed, re-raise."""
+    (run.path / "traceback.txt").write_text(traceback.format_exc())
+    run.update_status(status="failed", finished=time.time(),
+                      error=f"internal error: {type(exc).__name__}: {exc} (details in traceback.txt)")
+    raise exc
+
+
+def _check_memory(folder: Path, config: dict, n_labels: int, method_config, device: str) -> None:
+    """Refuse, before loading, a run whose weights and optimizer state cannot fit in the free memory."""
+    if device != "cpu":  # GPU memory is another budget; torch reports its own out-of-memory clearly
+        return
+    from .planning import parameter_counts
+
+    trainable, total = parameter_counts(folder, config["method"], n_labels, method_config)
+    estimate = estimate_memory(total, trainable, runtime_loaded=True)
+    if not estimate.fits:
+        raise ResourceError(estimate.message(f"{config['method']} on {config['model']}"))
+
+
+def _write_predictions(path: Path, texts, gold, predicted, proba: np.ndarray, labels) -> None:
+    frame = pd.DataFrame({"text": texts, "gold": gold, "predicted": predicted,
+                          "correct": [g == p for g, p in zip(gold, predicted)],
+                          "confidence": proba.max(axis=1),
+                          **{f"p_{label}": proba[:, i] for i, label in enumerate(labels)}})
+    tmp = path.with_name(".predictions.csv.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m tlcore.runs.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run = Run(Path(argv[0]))
+    try:
+        execute(run, echo=lambda message: print(message, flush=True))
+    except InterruptedError:
+        return 0
+    except TLCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001  (already recorded in status.json and traceback.txt)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
