@@ -18,7 +18,8 @@ from .use.csv_safe import csv_bytes, write_csv
 from .methods import (Callback, MethodConfig, TrainingConfig, check_supported, get_method, list_methods,
     register_method)
 from .engine.models import ModelSpec, has_gpu, is_available, list_models, resolve_model
-from .runs.planning import MethodPlan, Recommendation, plan_method, recommend
+from .runs.planning import MethodPlan, plan_method
+from .methods.advice import Recommendation, recommend
 from .runs.store import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, start_worker
 from .data.samples import Sample, list_samples, load_sample, sample_path
 from .data.validation import Issue, ValidationReport, merge_labels, validate

@@ -97,15 +97,55 @@ class TrainingConfig(MethodConfig):
                                     "the best epoch's weights (0: off).", min=0, max=50)
 
 
+@dataclass
+class FlopEstimate:
+    """Floating-point operations of a run: what learning costs and what predicting the test texts costs."""
+
+    training: float
+    prediction: float
+    formula: str
+
+    @property
+    def total(self) -> float:
+        return self.training + self.prediction
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The size of one run, as planning (before it) or the compute footprint (after it) sees it."""
+
+    model_kind: str  # "encoder" or "decoder"
+    compute_params: int  # non-embedding parameters: the weights a token passes through
+    trainable: int
+    total: int
+    tokens: float  # mean tokens per text
+    n_train: int
+    n_test: int
+    passes: float  # passes over the training rows, for methods that take gradient steps
+    n_labels: int = 2
+
+
 class Method(ABC):
-    """A transfer method bound to one model and label set."""
+    """A transfer method bound to one model and label set.
+
+    A method owns everything about itself: what it saves and reloads, how it is exported and loaded elsewhere,
+    what it costs (parameters, FLOPs) and how it is shown. No module outside ``tlcore/methods`` asks for a
+    method by name or class; they read these attributes and call these class methods.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
     when_to_use: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]]
     config_cls: ClassVar[type[MethodConfig]]
-    trains: ClassVar[bool] = False  # True when fit() runs gradient steps
+    trains: ClassVar[bool] = False  # True when fit() learns from labels (a reference baseline when False)
+    takes_epochs: ClassVar[bool] = False  # True when fit() takes gradient steps in passes over the rows
+    # How the method uses labeled rows, as the app groups methods: "zero-shot", "few-shot" or "fine-tuned".
+    family: ClassVar[str] = "fine-tuned"
+    # What an export holds: "peft" (an adapter), "model" (a whole model folder) or "json" (method.json).
+    export_kind: ClassVar[str] = "json"
+    # Files save() writes into artifacts/, checked before anything loads (a damaged run fails clearly).
+    required_artifacts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: MethodConfig, model: ModelSpec, folder: Path, labels: Sequence[str],
                  device: str = "cpu") -> None:
@@ -138,6 +178,48 @@ class Method(ABC):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(payload, indent=2))
 
+    # -- what the method costs (planning before a run, the compute footprint after it) ---------------------
+
+    @classmethod
+    def count_parameters(cls, model, n_labels: int, options: dict, folder: Path) -> tuple[int, int]:
+        """(trainable, total) parameters of the method on ``model``, a sequence classifier of the base model
+        built on the meta device (no weights in memory). This default trains nothing."""
+        return 0, sum(p.numel() for p in model.parameters())
+
+    @classmethod
+    def check_data(cls, class_counts: dict[str, int], options: dict) -> None:
+        """Refuse training rows the method cannot use (before any expensive work); ``options`` as given."""
+
+    @classmethod
+    def estimate_flops(cls, work: Workload, options: dict) -> FlopEstimate:
+        """FLOPs of one run; ``options`` are the options it runs (or ran) with.
+
+        A forward pass costs 2 FLOPs (a multiply and an add) per non-embedding weight per token. This default
+        is a method that learns nothing from the training texts: one forward pass per test text.
+        """
+        return FlopEstimate(0.0, 2 * work.compute_params * work.tokens * work.n_test,
+                            "2 x params x tokens per text (one forward pass)")
+
+    # -- a saved run ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def options_ran_with(cls, artifacts: Path) -> dict:
+        """Options a saved run ran with that its config.json may not hold (defaults of its day); {} if none."""
+        return {}
+
+    # -- exporting ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def export_spec(cls, artifacts: Path, spec: dict) -> dict:
+        """For a "json" export: ``spec`` (format, method, base model, model kind, labels) plus everything
+        predicting needs, as plain JSON (method.json)."""
+        raise MethodError(f"method {cls.name!r} exports {cls.export_kind!r} files, not method.json.")
+
+    @classmethod
+    @abstractmethod
+    def load_snippet(cls, config: dict, model_kind: str, base: str, bundled: bool, artifacts: Path) -> list[str]:
+        """The model card's "How to load" lines: Markdown with a Python snippet that needs no tlcore."""
+
 
 @dataclass(frozen=True)
 class MethodEntry:
@@ -161,9 +243,13 @@ class MethodEntry:
     def when_to_use(self) -> str:
         return self.method_cls.when_to_use
 
+    @property
+    def family(self) -> str:
+        return self.method_cls.family
+
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "when_to_use": self.when_to_use,
-                "kinds": list(self.kinds),
+                "kinds": list(self.kinds), "family": self.family,
                 "trains": self.method_cls.trains, "options": self.config_cls.describe_fields()}
 
 
@@ -186,6 +272,12 @@ def get_method(name: str) -> MethodEntry:
 
 def list_methods() -> list[MethodEntry]:
     return list(_REGISTRY.values())
+
+
+def reference_methods() -> tuple[str, ...]:
+    """Methods that learn nothing from labels (zero-shot, few-shot): the base model's own ability, the floor
+    every trained method is measured against. In registration order."""
+    return tuple(entry.name for entry in _REGISTRY.values() if not entry.trains)
 
 
 def check_supported(entry: MethodEntry, model: ModelSpec) -> None:

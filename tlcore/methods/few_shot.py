@@ -17,6 +17,7 @@ from ..errors import DatasetError
 from ..engine.decoder_scoring import Demonstration
 from ..engine.callbacks import Callback
 from .base import option, register_method
+from .export_snippets import PROTOTYPE_BODY
 from .zero_shot import PromptScoring, PromptScoringConfig
 
 
@@ -32,6 +33,18 @@ class FewShot(PromptScoring):
     when_to_use = ("Prefer it when you have only a handful of labeled rows per class, or to see what examples alone"
                    " buy over zero-shot.")
     kinds = ("encoder", "decoder")
+    family = "few-shot"
+    encoder_snippet_body = PROTOTYPE_BODY
+
+    @classmethod
+    def check_data(cls, class_counts: dict[str, int], options: dict) -> None:
+        shots = options.get("shots")
+        if shots is None:
+            return
+        short = {label: n for label, n in class_counts.items() if n < shots}
+        if short:
+            raise DatasetError(f"few-shot needs {shots} training examples per class, but these classes have "
+                               f"fewer after the test split: {short}; lower --shots or add rows.")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
         self._record_prior(train, val)

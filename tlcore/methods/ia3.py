@@ -17,6 +17,7 @@ class IA3(PeftMethod):
                    "tens of thousands of weights, fast, a good fit for very small datasets.")
     when_to_use = "Prefer it for the smallest adapters and fast training; it usually needs more epochs than LoRA."
     kinds = ("encoder", "decoder")
+    adapter_prefixes = ("ia3_",)
 
     def peft_config(self):
         from peft import IA3Config

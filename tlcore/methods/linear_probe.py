@@ -19,7 +19,8 @@ from ..data import LabeledData
 from ..engine.encoders import embed
 from ..engine.models import cache_dir
 from ..engine.callbacks import Callback
-from .base import Method, MethodConfig, option, register_method
+from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
+from .export_snippets import LINEAR_HEAD_BODY, encoder_snippet
 
 
 @dataclass
@@ -111,6 +112,7 @@ class LinearProbe(Method):
                    "below ~30 rows per class.")
     kinds = ("encoder", "decoder")
     trains = True
+    required_artifacts = ("linear_head.json",)
 
     def _features(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
         return FeatureCache(self.folder, self.config.max_length).get(texts, self.device, callback)
@@ -144,6 +146,35 @@ class LinearProbe(Method):
         self.head.coef_ = np.asarray(state["coef"])
         self.head.intercept_ = np.asarray(state["intercept"])
         self.trainable_params = int(self.head.coef_.size + self.head.intercept_.size)
+
+
+    @classmethod
+    def count_parameters(cls, model, n_labels: int, options: dict, folder: Path) -> tuple[int, int]:
+        # One weight per feature (+ a bias) per class; a single row of them for two classes.
+        hidden = model.config.hidden_size
+        return (hidden + 1) * (1 if n_labels == 2 else n_labels), sum(p.numel() for p in model.parameters())
+
+    @classmethod
+    def estimate_flops(cls, work: Workload, options: dict) -> FlopEstimate:
+        flops_per_token = 2 * work.compute_params  # training texts are encoded once, like the test texts
+        return FlopEstimate(flops_per_token * work.tokens * work.n_train, flops_per_token * work.tokens * work.n_test,
+                            "2 x params x tokens per text (one forward pass)")
+
+    @classmethod
+    def export_spec(cls, artifacts: Path, spec: dict) -> dict:
+        state = json.loads((artifacts / "linear_head.json").read_text(encoding="utf-8"))
+        options = state.get("config", {})
+        spec.update({"options": options, "max_length": options.get("max_length", 128),
+                     "features": "mean of the last hidden states over non-padding tokens, L2-normalised",
+                     "linear_head": {"classes": state["classes"], "coef": state["coef"],
+                                     "intercept": state["intercept"],
+                                     "note": "classes are indexes into labels; with one row of coef (two "
+                                             "classes) p(classes[1]) = sigmoid(x.coef[0] + intercept[0])"}})
+        return spec
+
+    @classmethod
+    def load_snippet(cls, config: dict, model_kind: str, base: str, bundled: bool, artifacts: Path) -> list[str]:
+        return encoder_snippet(LINEAR_HEAD_BODY, base, bundled)
 
 
 register_method(name="linear-probe", config_cls=LinearProbeConfig, method_cls=LinearProbe)

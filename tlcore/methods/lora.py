@@ -27,6 +27,7 @@ class Lora(PeftMethod):
                    "modest memory.")
     kinds = ("encoder", "decoder")
     use_dora = False
+    adapter_prefixes = ("lora_",)
 
     def peft_config(self):
         from peft import LoraConfig as PeftLoraConfig

@@ -19,6 +19,7 @@ class PromptTuning(PeftMethod):
     when_to_use = ("Prefer it to store many tasks as tiny prompts on one frozen model; expect it to trail LoRA on "
                    "small models.")
     kinds = ("encoder", "decoder")
+    adapter_prefixes = ("prompt_encoder",)
 
     def peft_config(self):
         from peft import PromptTuningConfig

@@ -25,9 +25,10 @@ from ..data import LabeledData
 from ..engine.encoders import embed
 from .label_vectors import MAX_POOL, refine_label_vectors, worth_refining
 from ..engine.decoder_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
-from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_offsets, softmax
+from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_mode, saved_offsets, softmax
 from ..engine.callbacks import Callback
-from .base import Method, MethodConfig, option, register_method
+from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
+from .export_snippets import CLASS_VECTOR_BODY, channel_snippet, decoder_snippet, encoder_snippet
 
 
 ENCODER, DECODER = ("encoder",), ("decoder",)  # options only one kind of model uses
@@ -115,6 +116,9 @@ def saved_refine_rounds(artifacts: Path) -> int:
 class PromptScoring(Method):
     """Shared by zero-shot and few-shot: encoder similarity or decoder label scoring."""
 
+    required_artifacts = ("method_state.json",)
+    encoder_snippet_body: list[str] = CLASS_VECTOR_BODY  # how an export's snippet builds the class vectors
+
     def _label_texts(self) -> dict[str, str]:
         descriptions = getattr(self.config, "label_descriptions", {}) or {}
         return {label: str(descriptions.get(label, label)) for label in self.labels}
@@ -196,6 +200,71 @@ class PromptScoring(Method):
         self.class_prior = state.get("class_prior")
         self.calibration_offsets = saved_offsets(state, self.config.calibration)
 
+    @classmethod
+    def options_ran_with(cls, artifacts: Path) -> dict:
+        return saved_options(artifacts)
+
+    @classmethod
+    def encoded_training_texts(cls, work: Workload, options: dict) -> int:
+        """Training texts the encoder reads while fitting (none: a prompt method learns no weights)."""
+        return 0
+
+    @classmethod
+    def estimate_flops(cls, work: Workload, options: dict) -> FlopEstimate:
+        flops_per_token = 2 * work.compute_params  # one forward pass
+        if work.model_kind == "decoder":
+            shots, n_labels, tokens = int(options.get("shots", 0) or 0), work.n_labels, work.tokens
+            if options.get("scoring", "channel") == "channel":
+                # each label's prompt (with every shot) once, then each text after each label
+                return FlopEstimate(flops_per_token * n_labels * (shots * n_labels * (tokens + 12) + 12),
+                                    flops_per_token * tokens * n_labels * work.n_test,
+                                    "2 x params x text tokens x labels per test text")
+            # Each query re-reads the shared prompt through attention; its weights cost is the query's tokens.
+            return FlopEstimate(flops_per_token * shots * n_labels * (tokens + 8),
+                                flops_per_token * (tokens + 12) * work.n_test,
+                                "2 x params x (query + label tokens) per test text")
+        return FlopEstimate(flops_per_token * work.tokens * cls.encoded_training_texts(work, options),
+                            flops_per_token * work.tokens * work.n_test,
+                            "2 x params x tokens per text (one forward pass)")
+
+    @classmethod
+    def export_spec(cls, artifacts: Path, spec: dict) -> dict:
+        state = json.loads((artifacts / "method_state.json").read_text(encoding="utf-8"))
+        options, labels = state.get("config", {}), spec["labels"]
+        descriptions = options.get("label_descriptions") or {}
+        label_texts = {label: str(descriptions.get(label, label)) for label in labels}
+        instruction = options.get("instruction", DEFAULT_INSTRUCTION)
+        spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
+        mode = options.get("calibration", "auto")
+        spec.update({"calibration": saved_mode(state, mode),
+                     "calibration_offsets": saved_offsets(state, mode), "class_prior": state.get("class_prior")})
+        if state.get("label_vectors") is not None:  # zero-shot label vectors refined on the training texts
+            spec["class_vectors"] = state["label_vectors"]
+        if spec["model_kind"] == "encoder":
+            spec.update({"temperature": options.get("temperature", 0.05),
+                         "embedding": "mean of the last hidden states over non-padding tokens, L2-normalised",
+                         "scoring": "cosine(text, class vector) / temperature, calibrated, then softmax; class "
+                                    "vector = class_vectors (zero-shot: the label texts' embeddings refined on the "
+                                    "training texts) or the normalised mean of the shots' embeddings (few-shot)"})
+        elif saved_scoring(artifacts) == "channel":
+            spec.update({"channel_prompts": state["channel_prompts"],
+                         "scoring": "channel: sum of the log-probabilities of the text's tokens (cut to max_length) "
+                                    "after each label's prompt in channel_prompts, calibrated, then softmax"})
+        else:
+            spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[l] for l in labels)),
+                         "scoring": "sum of the log-probabilities of each label text (+ end-of-turn token) after "
+                                    "the chat prompt, calibrated, then softmax"})
+        if "shots" in state:
+            spec["shots"] = state["shots"]
+        return spec
+
+    @classmethod
+    def load_snippet(cls, config: dict, model_kind: str, base: str, bundled: bool, artifacts: Path) -> list[str]:
+        if model_kind == "decoder":
+            scoring = saved_scoring(artifacts)
+            return channel_snippet(base, bundled) if scoring == "channel" else decoder_snippet(base, bundled)
+        return encoder_snippet(cls.encoder_snippet_body, base, bundled)
+
 
 def label_frequencies(data: LabeledData, labels: Sequence[str]) -> list[float]:
     """How often each label occurs in ``data``, add-one smoothed so no class has probability zero."""
@@ -209,6 +278,14 @@ class ZeroShot(PromptScoring):
                    "likely the text is as the answer to a request for each label.")
     when_to_use = "Prefer it when you have no labels yet, or as the floor every other method must beat."
     kinds = ("encoder", "decoder")
+    family = "zero-shot"
+
+    @classmethod
+    def encoded_training_texts(cls, work: Workload, options: dict) -> int:
+        # The label vectors are refined on (up to MAX_POOL) training texts, when there are enough of them.
+        if options.get("refine_rounds") and worth_refining(min(work.n_train, MAX_POOL), work.n_labels):
+            return min(work.n_train, MAX_POOL)
+        return 0
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
         self._record_prior(train, val)

@@ -29,13 +29,5 @@ def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = 
     split = make_split(data, test, test_size=config.test_size, val_size=config.val_size,
                        split_seed=config.split_seed, per_class=config.per_class, sample_seed=sample_seed,
                        val=val)
-    shots = config.method_options.get("shots")
-    if shots is not None:
-        from ..errors import DatasetError
-
-        counts = split.train.class_counts()
-        short = {label: n for label, n in counts.items() if n < shots}
-        if short:
-            raise DatasetError(f"few-shot needs {shots} training examples per class, but these classes have "
-                               f"fewer after the test split: {short}; lower --shots or add rows.")
+    entry.method_cls.check_data(split.train.class_counts(), config.method_options)
     return (store or RunStore()).create(config, split)

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -84,6 +85,22 @@ def write_json_atomic(path: Path, payload) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     os.replace(tmp, path)
+
+
+def model_tag(model: str) -> str:
+    """How a run's model is named in its id and in tables: a catalog name as it is, a folder by its last part."""
+    return re.split(r"[\\/]", model.rstrip("\\/"))[-1] if re.search(r"[\\/]", model) else model
+
+
+def new_run_id(method: str, model: str) -> str:
+    """A new run id: creation stamp first (sorting by id sorts by time), then method, model and 4 random hex."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{method}-{model_tag(model)}-{secrets.token_hex(2)}"
+
+
+def run_clock(run_id: str) -> str:
+    """"HH:MM:SS" of a run's creation, read from its id (``new_run_id``); "" for an id not made that way."""
+    stamp = run_id[9:15]
+    return f"{stamp[:2]}:{stamp[2:4]}:{stamp[4:]}" if len(run_id) > 15 and stamp.isdigit() else ""
 
 
 @dataclass
@@ -270,9 +287,7 @@ class RunStore:
 
     def create(self, config: RunConfig, split: Split) -> Run:
         self.root.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        model_tag = Path(config.model).name if os.sep in config.model else config.model
-        run_id = f"{stamp}-{config.method}-{model_tag}-{secrets.token_hex(2)}"
+        run_id = new_run_id(config.method, config.model)
         tmp = self.root / f".{run_id}.creating"
         (tmp / "data").mkdir(parents=True)
         for part in ("train", "val", "test"):

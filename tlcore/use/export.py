@@ -45,32 +45,11 @@ RECORD_DIR = "transferlab"
 RECORD_FILES = ("config.json", "metrics.json", "predictions.csv", "events.jsonl")
 
 
-
-# The end of every "How to load" snippet for a sequence-classification model (model, tokenizer, config defined).
-_PREDICT_SNIPPET = [
-    "def predict_proba(texts):",
-    '    """Class probabilities, one row per text, columns in label order (config.id2label)."""',
-    '    batch = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")',
-    "    with torch.no_grad():",
-    "        return model(**batch).logits.softmax(-1).numpy()",
-    "",
-    "",
-    "labels = [config.id2label[i] for i in range(config.num_labels)]",
-    'proba = predict_proba(["Your text here."])',
-    "print(labels[proba[0].argmax()], proba[0].max())",
-]
-
 def export_kind(method: str) -> str:
-    """'peft', 'full' or 'json': what an export of this method holds."""
+    """'peft', 'model' or 'json': what an export of this method holds (the method says)."""
     from ..methods import get_method
-    from ..methods.finetune import FullModelMethod, PeftMethod
 
-    cls = get_method(method).method_cls
-    if issubclass(cls, PeftMethod):
-        return "peft"
-    if issubclass(cls, FullModelMethod):
-        return "full"
-    return "json"
+    return get_method(method).method_cls.export_kind
 
 
 def base_model_id(model: str) -> str:
@@ -103,7 +82,7 @@ def export_run(run: Run, to: str | Path, zip: bool = False) -> Path:  # noqa: A0
         artifacts = run.path / "artifacts"
         if kind == "peft":
             _export_peft(artifacts / "adapter", staging, config)
-        elif kind == "full":
+        elif kind == "model":
             _export_full(artifacts / "model", staging, config)
         else:
             _export_json(artifacts, staging, config)
@@ -243,54 +222,13 @@ def _export_json(artifacts: Path, dest: Path, config: dict) -> None:
 
 
 def method_spec(artifacts: Path, config: dict) -> dict:
-    """Everything a prompt-based or linear-probe run needs to predict, as plain JSON."""
-    from ..engine.decoder_scoring import DEFAULT_INSTRUCTION
+    """Everything a run without trained weights (prompts, shots, a linear head) needs to predict, as plain JSON."""
     from ..engine.models import resolve_model
+    from ..methods import get_method
 
-    method, labels = config["method"], list(config["labels"])
-    spec = {"format": "transferlab-method/1", "method": method, "base_model": base_model_id(config["model"]),
-            "model_kind": resolve_model(config["model"]).kind, "labels": labels}
-    if method == "linear-probe":
-        state = json.loads((artifacts / "linear_head.json").read_text(encoding="utf-8"))
-        options = state.get("config", {})
-        spec.update({"options": options, "max_length": options.get("max_length", 128),
-                     "features": "mean of the last hidden states over non-padding tokens, L2-normalised",
-                     "linear_head": {"classes": state["classes"], "coef": state["coef"],
-                                     "intercept": state["intercept"],
-                                     "note": "classes are indexes into labels; with one row of coef (two "
-                                             "classes) p(classes[1]) = sigmoid(x.coef[0] + intercept[0])"}})
-        return spec
-    state = json.loads((artifacts / "method_state.json").read_text(encoding="utf-8"))
-    options = state.get("config", {})
-    descriptions = options.get("label_descriptions") or {}
-    label_texts = {label: str(descriptions.get(label, label)) for label in labels}
-    instruction = options.get("instruction", DEFAULT_INSTRUCTION)
-    spec.update({"options": options, "label_texts": label_texts, "max_length": options.get("max_length", 256)})
-    from ..methods.zero_shot import saved_scoring
-    from ..methods.score_offsets import saved_mode, saved_offsets
-
-    mode = options.get("calibration", "auto")
-    spec.update({"calibration": saved_mode(state, mode),
-                 "calibration_offsets": saved_offsets(state, mode), "class_prior": state.get("class_prior")})
-    if state.get("label_vectors") is not None:  # zero-shot label vectors refined on the training texts
-        spec["class_vectors"] = state["label_vectors"]
-    if spec["model_kind"] == "encoder":
-        spec.update({"temperature": options.get("temperature", 0.05),
-                     "embedding": "mean of the last hidden states over non-padding tokens, L2-normalised",
-                     "scoring": "cosine(text, class vector) / temperature, calibrated, then softmax; class vector = "
-                                "class_vectors (zero-shot: the label texts' embeddings refined on the training "
-                                "texts) or the normalised mean of the shots' embeddings (few-shot)"})
-    elif saved_scoring(artifacts) == "channel":
-        spec.update({"channel_prompts": state["channel_prompts"],
-                     "scoring": "channel: sum of the log-probabilities of the text's tokens (cut to max_length) "
-                                "after each label's prompt in channel_prompts, calibrated, then softmax"})
-    else:
-        spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[l] for l in labels)),
-                     "scoring": "sum of the log-probabilities of each label text (+ end-of-turn token) after "
-                                "the chat prompt, calibrated, then softmax"})
-    if "shots" in state:
-        spec["shots"] = state["shots"]
-    return spec
+    spec = {"format": "transferlab-method/1", "method": config["method"], "base_model": base_model_id(config["model"]),
+            "model_kind": resolve_model(config["model"]).kind, "labels": list(config["labels"])}
+    return get_method(config["method"]).method_cls.export_spec(artifacts, spec)
 
 
 # -- the model card -------------------------------------------------------------------------------
@@ -395,272 +333,10 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
                      "test results above. For exact reproduction, point BASE at the converted folder TransferLab "
                      "keeps (`~/.cache/tlcore/models/smollm2-135m`, see `tlcore prepare`).")
     lines += ["", "## How to load", ""]
-    from ..methods.zero_shot import saved_scoring
-
-    lines += _how_to_load(kind, config, spec.kind, base, bundled, saved_scoring(run.path / "artifacts"))
+    lines += entry.method_cls.load_snippet(config, spec.kind, base, bundled, run.path / "artifacts")
     lines += ["", "## Files", ""]
     lines += _files_section(kind)
     return "\n".join(lines) + "\n"
-
-
-def _base_note(base: str, bundled: bool) -> list[str]:
-    if bundled:
-        return [f"`BASE` is the base model's public hub id (`{base}`). Offline, point it at a local copy of that "
-                "model instead: any folder with its `config.json`, tokenizer and `model.safetensors`, such as one "
-                f"saved with `hf download {base} --local-dir ...` or TransferLab's bundled copy "
-                "(`tlcore models` / the model's package folder)."]
-    return [f"`BASE` is the folder the run's model was loaded from (`{base}`); change it if the model lives "
-            "elsewhere on this machine."]
-
-
-def _how_to_load(kind: str, config: dict, model_kind: str, base: str, bundled: bool,
-                 scoring: str = "direct") -> list[str]:
-    labels = list(config["labels"])
-    if kind == "peft":
-        return [
-            "With transformers and peft only (`pip install transformers peft torch`):", "",
-            "```python",
-            "import torch",
-            "from peft import PeftModel",
-            "from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer",
-            "",
-            'FOLDER = "."  # this folder',
-            f'BASE = "{base}"  # the base model: hub id or a local folder',
-            "",
-            "config = AutoConfig.from_pretrained(FOLDER)  # the classifier: labels (id2label), pad token",
-            "# transformers reports the head (classifier / score) as newly initialised here; the next line loads",
-            "# the trained head from the adapter folder, with the adapter itself.",
-            "base = AutoModelForSequenceClassification.from_pretrained(BASE, config=config, dtype=torch.float32)",
-            "model = PeftModel.from_pretrained(base, FOLDER).eval()",
-            "tokenizer = AutoTokenizer.from_pretrained(FOLDER)",
-            "",
-            "",
-            *_PREDICT_SNIPPET,
-            "```", "",
-            *_base_note(base, bundled), "",
-            "Or, with the base model named in `adapter_config.json` (edit its `base_model_name_or_path` to use "
-            "a local folder):", "",
-            "```python",
-            "from peft import AutoPeftModelForSequenceClassification",
-            "",
-            f"labels = {labels!r}",
-            "model = AutoPeftModelForSequenceClassification.from_pretrained(",
-            '    FOLDER, num_labels=len(labels), id2label=dict(enumerate(labels)),',
-            "    label2id={label: i for i, label in enumerate(labels)})",
-            "```",
-        ]
-    if kind == "full":
-        return [
-            "With transformers only (`pip install transformers torch`):", "",
-            "```python",
-            "import torch",
-            "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
-            "",
-            'FOLDER = "."  # this folder',
-            "",
-            "model = AutoModelForSequenceClassification.from_pretrained(FOLDER, dtype=torch.float32).eval()",
-            "tokenizer = AutoTokenizer.from_pretrained(FOLDER)",
-            "config = model.config",
-            "",
-            "",
-            *_PREDICT_SNIPPET,
-            "```", "",
-            "A pipeline gives the same probabilities: `pipeline(\"text-classification\", model=FOLDER, "
-            "top_k=None)(texts, truncation=True)`.",
-        ]
-    if model_kind == "decoder" and scoring == "channel":
-        return _channel_snippet(base, bundled)
-    if model_kind == "decoder":
-        return _decoder_snippet(config, base, bundled)
-    return _encoder_snippet(config, base, bundled)
-
-
-# Shared by the encoder and decoder snippets: the same calibration as tlcore.methods.zero_shot.
-_SOFTMAX_AND_CALIBRATE = [
-    "def softmax(z):",
-    "    z = np.exp(z - z.max(axis=1, keepdims=True))",
-    "    return z / z.sum(axis=1, keepdims=True)",
-    "",
-    "",
-    "def calibrate(s):",
-    '    """Remove the bias of the scores towards some labels: one offset per label, set by the run from its',
-    '    test texts as spec["calibration"] says (match: the average probability of each label equals its class',
-    '    frequency)."""',
-    '    offsets = spec["calibration_offsets"]',
-    "    return s if offsets is None else s + np.asarray(offsets)",
-    "",
-    "",
-]
-
-_EMBED = [
-    "tokenizer = AutoTokenizer.from_pretrained(BASE)",
-    "model = AutoModel.from_pretrained(BASE, dtype=torch.float32).eval()",
-    "",
-    "",
-    "def embed(texts):",
-    '    """Sentence vectors: mean of the last hidden states over real tokens, L2-normalised."""',
-    '    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=spec["max_length"],',
-    '                      return_tensors="pt")',
-    "    with torch.no_grad():",
-    "        hidden = model(**batch).last_hidden_state",
-    '    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)',
-    "    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)",
-    "    return torch.nn.functional.normalize(pooled, dim=-1).numpy()",
-    "",
-    "",
-    *_SOFTMAX_AND_CALIBRATE,
-]
-
-
-def _encoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
-    method = config["method"]
-    head = ["With transformers and numpy only (`pip install transformers torch numpy`):", "",
-            "```python", "import json", "", "import numpy as np", "import torch",
-            "from transformers import AutoModel, AutoTokenizer", "",
-            'FOLDER = "."  # this folder',
-            f'BASE = "{base}"  # the base model: hub id or a local folder', "",
-            'spec = json.load(open(f"{FOLDER}/method.json"))',
-            'labels = spec["labels"]', *_EMBED]
-    if method == "linear-probe":
-        body = ['head = spec["linear_head"]',
-                'coef, intercept = np.asarray(head["coef"]), np.asarray(head["intercept"])',
-                "", "",
-                "def predict_proba(texts):",
-                '    """Class probabilities, one row per text, columns in label order."""',
-                "    z = embed(texts) @ coef.T + intercept",
-                "    p = np.hstack([-z / 2, z / 2]) if z.shape[1] == 1 else z  # two classes: a sigmoid",
-                "    proba = np.zeros((len(texts), len(labels)))",
-                '    proba[:, head["classes"]] = softmax(p)',
-                "    return proba"]
-    elif method == "few-shot":
-        body = ['shots = embed([s["text"] for s in spec["shots"]])',
-                'prototypes = np.stack([shots[[s["label"] == label for s in spec["shots"]]].mean(0)',
-                '                       for label in labels])',
-                "class_vectors = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)",
-                "", "",
-                "def predict_proba(texts):",
-                '    """Class probabilities, one row per text, columns in label order."""',
-                '    return softmax(calibrate(embed(texts) @ class_vectors.T / spec["temperature"]))']
-    else:
-        body = ['class_vectors = (np.asarray(spec["class_vectors"]) if "class_vectors" in spec',
-                '                 else embed([spec["label_texts"][label] for label in labels]))',
-                "", "",
-                "def predict_proba(texts):",
-                '    """Class probabilities, one row per text, columns in label order."""',
-                '    return softmax(calibrate(embed(texts) @ class_vectors.T / spec["temperature"]))']
-    tail = ["", "", 'proba = predict_proba(["Your text here."])',
-            "print(labels[proba[0].argmax()], proba[0].max())", "```", "", *_base_note(base, bundled)]
-    return head + body + tail
-
-
-def _decoder_preamble(base: str) -> list[str]:
-    """The start of both decoder snippets: imports, the two paths, the spec and the labels."""
-    return ["```python", "import json", "", "import numpy as np", "import torch",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-            'FOLDER = "."  # this folder', f'BASE = "{base}"  # the base model: hub id or a local folder', "",
-            'spec = json.load(open(f"{FOLDER}/method.json"))', 'labels = spec["labels"]']
-
-
-# The end of both decoder snippets: calibrated probabilities from scores(text), and an example call.
-_DECODER_PREDICT = [
-    "def predict_proba(texts):",
-    '    """Class probabilities, one row per text, columns in label order (calibrated as in the run)."""',
-    "    return softmax(calibrate(np.stack([scores(t) for t in texts])))",
-    "",
-    "",
-    'proba = predict_proba(["Your text here."])',
-    "print(labels[proba[0].argmax()], proba[0].max())",
-    "```", "",
-]
-
-
-def _decoder_snippet(config: dict, base: str, bundled: bool) -> list[str]:
-    return [
-        "With transformers and numpy only (`pip install transformers torch numpy`). This scores one text "
-        "and label at a time: simple, and slow for many texts.", "",
-        *_decoder_preamble(base),
-        'label_texts = [spec["label_texts"][label] for label in labels]',
-        "tokenizer = AutoTokenizer.from_pretrained(BASE)",
-        "model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()",
-        "",
-        "",
-        "def user_turn(text):",
-        '    ids = tokenizer(text, add_special_tokens=False)["input_ids"][: spec["max_length"]]',
-        '    return "Text: " + tokenizer.decode(ids).strip()',
-        "",
-        "",
-        "def render(query=None):",
-        '    """The prompt: instructions, the shots (few-shot), then the query."""',
-        '    shots = spec.get("shots", [])',
-        "    if tokenizer.chat_template:",
-        '        messages = [{"role": "system", "content": spec["system_prompt"]}]',
-        "        for shot in shots:",
-        '            messages += [{"role": "user", "content": user_turn(shot["text"])},',
-        '                         {"role": "assistant", "content": spec["label_texts"][shot["label"]]}]',
-        "        if query is not None:",
-        '            messages.append({"role": "user", "content": user_turn(query)})',
-        "        return tokenizer.apply_chat_template(messages, tokenize=False,",
-        "                                             add_generation_prompt=query is not None)",
-        '    lines = [spec["system_prompt"], ""]',
-        "    for shot in shots:",
-        '        lines += [user_turn(shot["text"]), "Label: " + spec["label_texts"][shot["label"]], ""]',
-        "    if query is not None:",
-        '        lines += [user_turn(query), "Label: "]',
-        '    return "\\n".join(lines)',
-        "",
-        "",
-        'end = tokenizer.eos_token if tokenizer.chat_template else "\\n"',
-        'label_ids = [tokenizer(t + end, add_special_tokens=False)["input_ids"] for t in label_texts]',
-        "",
-        "",
-        *_SOFTMAX_AND_CALIBRATE,
-        "def scores(text):",
-        '    """log p(label text | prompt) for each label."""',
-        "    prefix = render()",
-        '    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]',
-        '    ids += tokenizer(render(text)[len(prefix):], add_special_tokens=False)["input_ids"]',
-        "    out = []",
-        "    for answer in label_ids:",
-        "        with torch.no_grad():",
-        "            logits = model(torch.tensor([ids + answer])).logits[0, len(ids) - 1:-1]",
-        "        logp = torch.log_softmax(logits.float(), -1)",
-        "        out.append(sum(logp[i, t].item() for i, t in enumerate(answer)))",
-        "    return np.array(out)",
-        "",
-        "",
-        *_DECODER_PREDICT,
-        *_base_note(base, bundled),
-    ]
-
-
-def _channel_snippet(base: str, bundled: bool) -> list[str]:
-    return [
-        "With transformers and numpy only (`pip install transformers torch numpy`). Channel scoring: how likely "
-        "the text is after each label's prompt (in method.json). This scores one text and label at a time: "
-        "simple, and slow for many texts.", "",
-        *_decoder_preamble(base),
-        "tokenizer = AutoTokenizer.from_pretrained(BASE)",
-        "model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()",
-        'prompts = [tokenizer(spec["channel_prompts"][label], add_special_tokens=False)["input_ids"]',
-        "           for label in labels]",
-        "",
-        "",
-        *_SOFTMAX_AND_CALIBRATE,
-        "def scores(text):",
-        '    """log p(text | label\'s prompt) for each label."""',
-        '    ids = tokenizer(text.strip(), add_special_tokens=False)["input_ids"][: spec["max_length"]]',
-        "    out = []",
-        "    for prompt in prompts:",
-        "        with torch.no_grad():",
-        "            logits = model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]",
-        "        logp = torch.log_softmax(logits.float(), -1)",
-        "        out.append(sum(logp[i, t].item() for i, t in enumerate(ids)))",
-        "    return np.array(out)",
-        "",
-        "",
-        *_DECODER_PREDICT,
-        *_base_note(base, bundled),
-    ]
 
 
 def _files_section(kind: str) -> list[str]:
@@ -675,7 +351,7 @@ def _files_section(kind: str) -> list[str]:
                 "classification head (`modules_to_save`).",
                 "- `config.json`: the base model's configuration with this classifier's labels.",
                 "- `tokenizer.json`, `tokenizer_config.json`: the tokenizer.", *common]
-    if kind == "full":
+    if kind == "model":
         return ["- `config.json`, `model.safetensors`: the whole fine-tuned model (labels in `id2label`).",
                 "- `tokenizer.json`, `tokenizer_config.json`: the tokenizer.", *common]
     return ["- `method.json`: everything the method needs besides the base model (label texts, prompt, shots, "

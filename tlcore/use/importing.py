@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import struct
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from ..errors import ExportError, RunError, TLCoreError, quoted
 from .export import RECORD_DIR, RECORD_FILES, export_kind
-from ..runs.store import Run, RunStore, write_json_atomic
+from ..runs.store import Run, RunStore, new_run_id, write_json_atomic
 
 # Caps for an untrusted archive. A full fine-tuned SmolLM2-135M in float32 is about 0.55 GB.
 MAX_FILES = 500
@@ -87,7 +86,7 @@ def import_export(path: str | Path, store: RunStore | None = None, source_name: 
                               "`tlcore export` wrote.")
         root = _export_root(unpacked)
         config = _check_export(root, name)
-        run_id = _new_run_id(config)
+        run_id = new_run_id(str(config["method"]), str(config["model"]))
         built = work / run_id
         _build_run(root, built, config, run_id, source=str(path) if source_name is None else source_name)
         os.replace(built, store.root / run_id)  # the run appears whole or not at all
@@ -255,9 +254,8 @@ def check_safetensors(path: Path, name: str) -> None:
 
 def _check_export(root: Path, name: str) -> dict:
     """The run's config.json from the export's record, after checking it against the export's files."""
-    from .predict import _required_artifacts
-    from ..methods import check_supported, get_method
     from ..engine.models import is_available, resolve_model
+    from ..methods import check_supported, get_method
 
     record = root / RECORD_DIR / "config.json"
     if not record.is_file():
@@ -300,10 +298,10 @@ def _check_export(root: Path, name: str) -> dict:
     kind = export_kind(entry.name)
     if kind == "peft":
         needed = ["adapter_config.json", "adapter_model.safetensors"]
-    elif kind == "full":
+    elif kind == "model":
         needed = ["config.json", "model.safetensors"]
     else:
-        needed = [f"{RECORD_DIR}/artifacts/{file}" for file in _required_artifacts(entry.name)]
+        needed = [f"{RECORD_DIR}/artifacts/{file}" for file in entry.method_cls.required_artifacts]
     absent = [file for file in needed if not (root / file).is_file()]
     if absent:
         raise ExportError(f"{name} is incomplete: {', '.join(absent)} missing for a {entry.name} run; export the "
@@ -313,7 +311,7 @@ def _check_export(root: Path, name: str) -> dict:
             _read_json(root / file, name, file)
     for weights in root.rglob("*.safetensors"):
         check_safetensors(weights, name)
-    if kind == "full":
+    if kind == "model":
         id2label = _read_json(root / "config.json", name, "config.json").get("id2label") or {}
         found = [id2label.get(str(i)) for i in range(len(id2label))]
         if found != labels:
@@ -324,20 +322,13 @@ def _check_export(root: Path, name: str) -> dict:
 
 # -- writing the run ------------------------------------------------------------------------------
 
-def _new_run_id(config: dict) -> str:
-    """An id like the ones RunStore.create gives (creation stamp first: the pages sort and label by it)."""
-    model = str(config["model"])
-    model_tag = Path(model).name if os.sep in model else model
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{config['method']}-{model_tag}-{secrets.token_hex(2)}"
-
-
 def _build_run(root: Path, run_dir: Path, config: dict, run_id: str, source: str) -> None:
     record = root / RECORD_DIR
     artifacts = run_dir / "artifacts"
     artifacts.mkdir(parents=True)
     kind = export_kind(config["method"])
     top_files = [p for p in root.iterdir() if p.is_file() and p.name not in ("README.md", "labels.json")]
-    if kind in ("peft", "full"):
+    if kind in ("peft", "model"):
         weights = artifacts / ("adapter" if kind == "peft" else "model")
         weights.mkdir()
         for path in top_files:

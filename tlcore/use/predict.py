@@ -103,22 +103,10 @@ def check_usable(run: Run) -> dict:
 
 
 def _required_artifacts(method: str) -> list[str]:
-    """Files each kind of method writes with save(); checked before anything loads."""
+    """Files the method's save() writes (the method says which); checked before anything loads."""
     from ..methods import get_method
-    from ..methods.finetune import FullModelMethod, PeftMethod
-    from ..methods.linear_probe import LinearProbe
-    from ..methods.zero_shot import PromptScoring
 
-    cls = get_method(method).method_cls
-    if issubclass(cls, PeftMethod):
-        return ["adapter/adapter_config.json"]
-    if issubclass(cls, FullModelMethod):
-        return ["model/config.json"]
-    if issubclass(cls, PromptScoring):
-        return ["method_state.json"]
-    if issubclass(cls, LinearProbe):
-        return ["linear_head.json"]
-    return []
+    return list(get_method(method).method_cls.required_artifacts)
 
 
 def load_method(run: Run, device: str = "auto"):

@@ -224,19 +224,18 @@ def load_probes(run: Run) -> list[ProbeResult]:
     return [ProbeResult.from_dict(item) for item in store.load_all(run, store.CHECKS, "probe-")]
 
 
-# Methods that never update the model's weights: the base model's own sensitivity.
-BASE_METHODS = ("zero-shot", "few-shot")
-
-
 def sensitivity_verdicts(results: Sequence[ProbeResult]) -> list[str]:
     """For each trained run, whether training made it more or less sensitive than the base model's zero-shot
     (else few-shot) run of the same model on the same texts and pairs. Based on the flip rate, with counts,
     because confidence scales differ between methods."""
+    from ...methods import reference_methods
+
+    base_methods = reference_methods()  # they never update the model's weights: the base model's own sensitivity
     lines = []
     for result in results:
-        if result.method in BASE_METHODS or not result.n_affected:
+        if result.method in base_methods or not result.n_affected:
             continue
-        base = next((other for name in BASE_METHODS for other in results
+        base = next((other for name in base_methods for other in results
                      if other.method == name and other.model == result.model
                      and other.texts_fingerprint == result.texts_fingerprint and other.pairs == result.pairs), None)
         if base is None or not base.n_affected:

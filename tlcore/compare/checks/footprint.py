@@ -135,11 +135,10 @@ def _mean_tokens(run: Run, folder, max_length: int, train_texts: list[str], test
 
 def compute_footprint(run: Run, assumptions: FootprintAssumptions | None = None) -> Footprint:
     """The compute footprint of a finished run (see the module docstring for every formula)."""
-    from ...use.predict import check_usable
-    from ...methods import get_method
-    from ...methods.zero_shot import saved_refine_rounds, saved_scoring
     from ...engine.models import model_folder, resolve_model
+    from ...methods import get_method
     from ...runs.planning import _counts, estimate_flops
+    from ...use.predict import check_usable
 
     assumptions = assumptions or FootprintAssumptions()
     config = check_usable(run)
@@ -163,19 +162,19 @@ def compute_footprint(run: Run, assumptions: FootprintAssumptions | None = None)
     n_train = int(metrics.get("n_train", len(split.train) if split else 0))
     n_test = int(metrics.get("n_test", len(test_texts)))
     passes = 0.0
-    if entry.method_cls.trains and config["method"] != "linear-probe":
+    if entry.method_cls.takes_epochs:
         batch = int(getattr(method_config, "batch_size", 16))
         steps_per_epoch = max(1, math.ceil(n_train / batch))
         steps = metrics.get("steps")
         passes = steps / steps_per_epoch if steps else float(metrics.get("epochs_completed") or 0)
     trainable = int(metrics.get("trainable_params", planned_trainable))
     total = int(metrics.get("total_params", planned_total))
-    scoring = saved_scoring(run.path / "artifacts")
+    # What the run ran with: its config, and what it saved for options added since (e.g. a decoder's scoring).
+    ran_with = {**method_config.to_dict(), **entry.method_cls.options_ran_with(run.path / "artifacts")}
     flops = estimate_flops(spec.kind, config["method"], compute_params, trainable, total, train_tokens, n_train,
-                           0, passes, shots=int(getattr(method_config, "shots", 0) or 0), n_labels=len(labels),
-                           scoring=scoring, refine_rounds=saved_refine_rounds(run.path / "artifacts"))
+                           0, passes, n_labels=len(labels), options=ran_with)
     prediction = estimate_flops(spec.kind, config["method"], compute_params, trainable, total, test_tokens, 0,
-                                n_test, passes, n_labels=len(labels), scoring=scoring).prediction
+                                n_test, passes, n_labels=len(labels), options=ran_with).prediction
     device = str(metrics.get("device", "cpu"))
     watts, basis = assumptions.power(device)
     train_seconds = float(metrics.get("train_seconds") or 0.0)

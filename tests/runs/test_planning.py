@@ -6,7 +6,8 @@ import pytest
 import tlcore
 from tlcore.engine.callbacks import Callback
 from tlcore.engine.models import model_folder, resolve_model
-from tlcore.runs.planning import plan_method, recommend
+from tlcore.methods.advice import recommend
+from tlcore.runs.planning import plan_method
 
 
 @pytest.mark.parametrize("method", ["lora", "ia3", "freeze", "linear-probe", "zero-shot"])
