@@ -10,10 +10,11 @@ Bad input raises a TLCoreError, which tlcore.cli turns into exit code 2 and one 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..compare.formatting import percent
 from .arg_types import positive_float, positive_int
+from .output import print_json
 from ..errors import ConfigError
 from ..compare.checks.counterfactual import DEFAULT_PAIRS, format_pairs, parse_pairs, probe_counterfactual
 from ..compare.checks.footprint import FootprintAssumptions, compare_compute, compute_footprint
@@ -85,18 +86,10 @@ def add_check_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def _print_json(payload) -> None:
-    print(json.dumps(payload, indent=2, default=str))
-
-
 def _run(args):
     from ..runs.store import as_run
 
     return as_run(args.run, args.runs_dir)
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
 
 
 def cmd_evaluate(args) -> int:
@@ -104,13 +97,13 @@ def cmd_evaluate(args) -> int:
                           label_column=args.label_column, label_map=dict(args.map), device=args.device,
                           reuse=not args.fresh)
     if args.json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return 0
     ood, ind = result.out_of_domain, result.in_domain
     print(f"run {result.run_id} ({result.method}, {result.model})")
-    print(f"  in-domain      accuracy {_pct(ind.get('accuracy'))}  macro-F1 {ind.get('macro_f1') or 0:.3f}  "
+    print(f"  in-domain      accuracy {percent(ind.get('accuracy'))}  macro-F1 {ind.get('macro_f1') or 0:.3f}  "
           f"({ind.get('n')} test rows of {ind.get('data_name')})")
-    print(f"  out-of-domain  accuracy {_pct(ood['accuracy'])}  macro-F1 {ood['macro_f1']:.3f}  "
+    print(f"  out-of-domain  accuracy {percent(ood['accuracy'])}  macro-F1 {ood['macro_f1']:.3f}  "
           f"({result.n} rows of {result.data_name})")
     if result.gap_accuracy is not None:
         print(f"  gap            {100 * result.gap_accuracy:+.1f} points of accuracy")
@@ -131,7 +124,7 @@ def cmd_slices(args) -> int:
     report = slice_metrics(_run(args), column, source, text_column=args.text_column, min_size=args.min_size,
                            source_name=args.data or "")
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return 0
     print(f"run {report.run_id} ({report.method}, {report.model}) by {report.column}: {report.n_matched} of "
           f"{report.n_test} test rows placed" + (f", {report.n_unmatched} not found in the file" if report.n_unmatched
@@ -142,8 +135,8 @@ def cmd_slices(args) -> int:
     for r in report.rows:
         flag = "  <- worst" if r.value == report.worst else f"  (too small to judge: < {report.min_size} rows)" \
             if r.too_small else ""
-        print(f"  {r.value.ljust(width)}  {r.n:>5}  {_pct(r.accuracy):>8}  {r.macro_f1:>8.3f}  "
-              f"{_pct(r.error_rate):>7}{flag}")
+        print(f"  {r.value.ljust(width)}  {r.n:>5}  {percent(r.accuracy):>8}  {r.macro_f1:>8.3f}  "
+              f"{percent(r.error_rate):>7}{flag}")
     return 0
 
 
@@ -162,13 +155,13 @@ def cmd_probe(args) -> int:
     result = probe_counterfactual(run, pairs, texts, source=source, device=args.device,
                                   reuse=not args.fresh)
     if args.json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return 0
     where = "its test split" if result.source == "test split" else result.source
     print(f"run {result.run_id} ({result.method}, {result.model}) on {where}: "
           f"{result.n_affected} of {result.n_texts} texts contain a term")
     if result.n_affected:
-        print(f"  flipped {result.n_flipped} ({_pct(result.flip_rate)}); mean |change in confidence| "
+        print(f"  flipped {result.n_flipped} ({percent(result.flip_rate)}); mean |change in confidence| "
               f"{result.mean_abs_delta:.3f} (signed {result.mean_delta:+.3f})")
     for item in result.flipped[:args.show]:
         print(f"  {item['before']} -> {item['after']} ({item['delta']:+.2f}): {item['swapped']}")
@@ -186,12 +179,12 @@ def cmd_footprint(args) -> int:
     footprints = [compute_footprint(as_run(run, args.runs_dir), assumptions) for run in args.run]
     if args.json:
         payload = [f.to_dict() for f in footprints]
-        _print_json({"assumptions": assumptions.to_dict(), "runs": payload,
+        print_json({"assumptions": assumptions.to_dict(), "runs": payload,
                      "comparison": compare_compute(footprints)} if len(payload) > 1 else
                     {**payload[0], "assumptions": assumptions.to_dict()})
         return 0
     for f in footprints:
-        print(f"run {f.run_id} ({f.method}, {f.model}): accuracy {_pct(f.accuracy)}, trainable "
+        print(f"run {f.run_id} ({f.method}, {f.model}): accuracy {percent(f.accuracy)}, trainable "
               f"{f.trainable_params:,} of {f.total_params:,} params")
         print(f"  training {flops_text(f.training_flops)}, test prediction {flops_text(f.prediction_flops)} "
               f"[{f.flops_formula}; {f.train_tokens:.1f} tokens per training text]")

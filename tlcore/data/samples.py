@@ -1,4 +1,4 @@
-"""Sample datasets bundled with the package (see samples/SAMPLES.md for sources and licenses)."""
+"""Sample datasets bundled with the package (see bundled/SAMPLES.md for sources and licenses)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

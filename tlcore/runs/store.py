@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -358,11 +357,8 @@ def as_run(run: Run | str | Path, runs_dir: str | Path | None = None) -> Run:
 
 def start_worker(run: Run) -> int:
     """Start the run in its own process, detached from the caller (a browser refresh does not stop it)."""
-    log = open(run.path / "worker.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "tlcore.runs.worker", str(run.path)], stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    # Reap the child when it exits so it never lingers as a zombie of the app process.
-    threading.Thread(target=process.wait, daemon=True).start()
-    run.update_status(pid=process.pid)
-    return process.pid
+    from .launcher import launch_detached
+
+    pid = launch_detached("tlcore.runs.worker", [str(run.path)], run.path / "worker.log")
+    run.update_status(pid=pid)
+    return pid

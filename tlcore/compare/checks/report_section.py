@@ -6,11 +6,11 @@ saved for the runs, and computes their compute footprints. The fragment uses pla
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ...errors import TLCoreError
+from ..formatting import escape, html_table, percent, signed_points
 from ...runs.store import Run
 from .counterfactual import load_probes, sensitivity_verdicts
 from .footprint import Footprint, FootprintAssumptions, compare_compute, compute_footprint, explain
@@ -20,23 +20,8 @@ from .slices import load_slice_reports
 EXAMPLES_PER_RUN = 5
 
 
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
-
-
-def _points(value) -> str:
-    return "–" if value is None else f"{100 * value:+.1f}"
-
-
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (then the caller escaped them)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c if raw else _e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table class=\"tl-checks\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return html_table(headers, rows, raw=raw, css_class="tl-checks")
 
 
 def flops_text(flops: float) -> str:
@@ -54,8 +39,8 @@ def _ood(runs: Sequence[Run]) -> str:
             mapping = ", ".join(f"{k}→{v}" for k, v in result.label_mapping.items())
             notes = "; ".join(result.notes() + ([f"labels mapped: {mapping}"] if mapping else []))
             rows.append([result.method, result.model, result.in_domain.get("data_name") or "", result.data_name,
-                         f"{result.n:,}", _pct(result.in_domain.get("accuracy")),
-                         _pct(result.out_of_domain["accuracy"]), _points(result.gap_accuracy),
+                         f"{result.n:,}", percent(result.in_domain.get("accuracy")),
+                         percent(result.out_of_domain["accuracy"]), signed_points(result.gap_accuracy),
                          f"{result.out_of_domain['macro_f1']:.3f}", notes])
     if not rows:
         return ("<p>No out-of-domain evaluation saved for these runs (<code>tlcore evaluate --run RUN --data "
@@ -74,16 +59,16 @@ def _slices(runs: Sequence[Run]) -> str:
             for row in report.rows:
                 flag = ("<strong class=\"worst\">worst slice</strong>" if row.value == report.worst
                         else "<em class=\"small\">too small to judge</em>" if row.too_small else "")
-                rows.append([_e(row.value), f"{row.n:,}", _pct(row.accuracy), f"{row.macro_f1:.3f}",
-                             _pct(row.error_rate), flag])
+                rows.append([escape(row.value), f"{row.n:,}", percent(row.accuracy), f"{row.macro_f1:.3f}",
+                             percent(row.error_rate), flag])
             lost = []
             if report.n_unmatched:
                 lost.append(f"{report.n_unmatched} test texts not found in the data file")
             if report.n_ambiguous:
                 lost.append(f"{report.n_ambiguous} found with two different values")
-            parts.append(f"<h4>{_e(report.method)} · {_e(report.model)} — by {_e(report.column)}</h4>"
+            parts.append(f"<h4>{escape(report.method)} · {escape(report.model)} — by {escape(report.column)}</h4>"
                          f"<p>{report.n_matched:,} of {report.n_test:,} test rows placed"
-                         f"{_e('; ' + '; '.join(lost)) if lost else ''}; slices under {report.min_size} rows are "
+                         f"{escape('; ' + '; '.join(lost)) if lost else ''}; slices under {report.min_size} rows are "
                          "too small to judge.</p>"
                          + _table(["Slice", "Rows", "Accuracy", "Macro-F1", "Error rate", ""], rows, raw=True))
     if not parts:
@@ -98,7 +83,7 @@ def _probes(runs: Sequence[Run]) -> str:
         return ("<p>No counterfactual probe saved for these runs (<code>tlcore probe --run RUN</code>, or the "
                 "Compare page).</p>")
     rows = [[r.method, r.model, r.source, f"{r.n_affected:,} of {r.n_texts:,}", f"{r.n_flipped:,}",
-             _pct(r.flip_rate), "–" if r.mean_abs_delta is None else f"{r.mean_abs_delta:.3f}",
+             percent(r.flip_rate), "–" if r.mean_abs_delta is None else f"{r.mean_abs_delta:.3f}",
              f"{len(r.pairs)} pairs"] for r in results]
     out = ("<p>Term pairs (e.g. he/she, first names) swapped both ways in the texts that contain one; flip rate = "
            "share of those texts whose predicted label changes; mean |Δ confidence| = mean change of the "
@@ -107,27 +92,27 @@ def _probes(runs: Sequence[Run]) -> str:
                      "Mean |Δ confidence|", "Pairs"], rows))
     verdicts = sensitivity_verdicts(results)
     if verdicts:
-        out += "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in verdicts) + "</ul>"
+        out += "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in verdicts) + "</ul>"
     for r in results:
         if r.flipped:
-            items = "".join(f"<li>{_e(f['text'])} → {_e(f['swapped'])}: {_e(f['before'])} → {_e(f['after'])}"
+            items = "".join(f"<li>{escape(f['text'])} → {escape(f['swapped'])}: {escape(f['before'])} → {escape(f['after'])}"
                             f" (Δ {f['delta']:+.2f})</li>" for f in r.flipped[:EXAMPLES_PER_RUN])
-            out += f"<h4>Flipped by {_e(r.method)} · {_e(r.model)}</h4><ul>{items}</ul>"
-    return out + "<p>Pairs: " + _e("; ".join(f"{a}/{b}" for a, b in results[0].pairs)) + ".</p>"
+            out += f"<h4>Flipped by {escape(r.method)} · {escape(r.model)}</h4><ul>{items}</ul>"
+    return out + "<p>Pairs: " + escape("; ".join(f"{a}/{b}" for a, b in results[0].pairs)) + ".</p>"
 
 
 def _footprint(footprints: Sequence[Footprint], assumptions: FootprintAssumptions) -> str:
     if not footprints:
         return "<p>No finished run to measure.</p>"
-    rows = [[f.method, f.model, _pct(f.accuracy), f"{f.trainable_params:,}", flops_text(f.training_flops),
+    rows = [[f.method, f.model, percent(f.accuracy), f"{f.trainable_params:,}", flops_text(f.training_flops),
              flops_text(f.prediction_flops), f"{f.wall_seconds:.1f} s", f"{1000 * f.energy_kwh:.3f} Wh",
              f"{f.co2e_g:.3f} g"] for f in footprints]
-    lines = "".join(f"<li>{_e(line)}</li>" for line in compare_compute(list(footprints)))
+    lines = "".join(f"<li>{escape(line)}</li>" for line in compare_compute(list(footprints)))
     return (_table(["Method", "Model", "Accuracy", "Trainable params", "Training FLOPs", "Test prediction FLOPs",
                     "Wall time", "Energy", "CO2e"], rows)
             + (f"<ul>{lines}</ul>" if lines else "")
             + "<p>How these are estimated:</p><ul>"
-            + "".join(f"<li>{_e(line)}</li>" for line in explain(assumptions)) + "</ul>")
+            + "".join(f"<li>{escape(line)}</li>" for line in explain(assumptions)) + "</ul>")
 
 
 def checks_html_section(runs: Sequence[Run | str], *, runs_dir: str | Path | None = None,
