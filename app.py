@@ -1,61 +1,46 @@
 """TransferLab: the Streamlit entry point (`streamlit run app.py`).
 
-It is the home page; Streamlit finds the other pages in pages/ (1_Data, 2_Train, 3_Compare, 4_Runs, 5_Use). Nothing
-heavy is imported here: tlcore's facade is light, and models load only in the worker processes of runs.
+The one place that says which pages there are (scripts in app_pages/), their titles, icons and sidebar sections,
+and that puts the password gate in front of all of them. Each page lays out parts from tlui/. The folder is not
+called pages/: Streamlit runs a pages/ folder's scripts directly until a session calls st.navigation, so a deep
+link on a fresh server would skip the gate (tests/ui/test_deep_link.py). Nothing heavy is imported here:
+tlcore's facade is light, and models load only in the worker processes of runs.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-import tlcore
-import tlui
-
-tlui.page_setup("Home")
-
-trained = [entry.name for entry in tlcore.list_methods() if entry.to_dict().get("trains")]
-st.title("TransferLab")
-st.markdown(
-    "Turn a small pretrained language model into a text classifier for **your own labeled data**, "
-    "and see which way of doing it works best — on the same test rows, on your laptop's CPU:\n\n"
-    "- **Zero-shot**: no labeled examples at all; the model matches each text to the label names (or your "
-    "descriptions of them).\n"
-    "- **Few-shot**: a handful of examples per class, still no training (prototypes or an in-context "
-    "prompt).\n"
-    f"- **Fine-tuned**: train on your examples ({', '.join(trained) or 'no training method installed'}); "
-    "most methods keep the model frozen and learn a few small extra weights.\n\n"
-    "Everything runs locally: bundled models, no downloads, runs saved to disk.")
-
-st.subheader("Four steps")
-steps = (
-    (tlui.DATA_PAGE, "1 · Data", ":material/table:",
-     "Pick a sample dataset or upload a CSV, TSV, JSONL, JSON, Excel or Parquet file; choose its text "
-     "and label columns."),
-    (tlui.TRAIN_PAGE, "2 · Train", ":material/model_training:",
-     "Choose a model and a method, start a run and watch its progress and loss curve."),
-    (tlui.COMPARE_PAGE, "3 · Compare", ":material/leaderboard:",
-     "Put finished runs side by side: accuracy, calibration, per-example differences, learning curves, "
-     "transfer and fairness checks, and an HTML report."),
-    (tlui.USE_PAGE, "4 · Use", ":material/play_circle:",
-     "Try the winner on new text, label a whole file, or export it to load with transformers/peft alone."),
+from tlui.auth import password_gate
+from tlui.state import (
+    COMPARE_PAGE,
+    DATA_PAGE,
+    HOME_PAGE,
+    RUNS_PAGE,
+    TRAIN_PAGE,
+    USE_PAGE,
+    init_state,
 )
-for column, (page, label, icon, text) in zip(st.columns(4), steps):
-    with column.container(border=True):
-        st.page_link(page, label=label, icon=icon)
-        st.caption(text)
 
-store = tlcore.RunStore()
-summaries = store.summaries()
-finished = sum(s.status == "succeeded" for s in summaries)
-live = sum(s.status in tlcore.LIVE_STATES for s in summaries)
-st.subheader("Runs")
-if summaries:
-    left, middle, right, _ = st.columns(4)
-    left.metric("Runs saved", len(summaries))
-    middle.metric("Finished", finished)
-    right.metric("In progress", live)
-else:
-    st.write("No runs yet: start with step 1.")
-st.page_link(tlui.RUNS_PAGE, label="All runs", icon=":material/history:")
-st.caption(f"Runs are kept in `{store.root.resolve()}` (set `TLCORE_RUNS_DIR` to change it). "
-           "Everything the app does, the `tlcore` command line does too.")
+SECTIONS = {  # sidebar section: its pages as (script, title, icon)
+    "": [(HOME_PAGE, "Home", ":material/home:")],
+    "Build a classifier": [(DATA_PAGE, "Data", ":material/table:"), (TRAIN_PAGE, "Train", ":material/model_training:"),
+                           (COMPARE_PAGE, "Compare", ":material/leaderboard:")],
+    "Your runs": [(RUNS_PAGE, "Runs", ":material/history:"), (USE_PAGE, "Use", ":material/play_circle:")],
+}
 
+pages = {section: [st.Page(script, title=title, icon=icon, default=script == HOME_PAGE)
+                   for script, title, icon in entries] for section, entries in SECTIONS.items()}
+# Hidden: the sidebar links below are drawn only after the password gate, so nothing of the app shows before it.
+page = st.navigation(pages, position="hidden")
+st.set_page_config(page_title="TransferLab" if page.title == "Home" else f"{page.title} · TransferLab",
+                   page_icon=":material/science:", layout="wide")
+password_gate()  # a no-op unless a password or single sign-on is configured (serving the app to a team)
+init_state()
+with st.sidebar:
+    st.markdown("### :material/science: TransferLab")
+    for section, entries in pages.items():
+        if section:
+            st.caption(section)
+        for entry in entries:
+            st.page_link(entry, label=entry.title, icon=entry.icon, width="stretch")
+page.run()

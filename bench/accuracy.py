@@ -13,8 +13,8 @@ through tlcore's own method classes at its default settings. The scope fits the 
   ~60 optimisation steps: 10-45 s here; full fine-tuning at 64 per class, ~45 s a dataset, was cut
   to keep the suite under 30 minutes).
 - smollm2-135m: zero-shot; few-shot with 4 of the 8 examples per class in the prompt (K=4, as in
-  kv_cache.py) and linear-probe (mean-pooled decoder states), 1 seed at 8 per class. Its fine-tuning is left out (~1-3 min per
-  run on 2 cores; the throughput table has its speed).
+  kv_cache.py) and linear-probe (mean-pooled decoder states), 1 seed at 8 per class. Its fine-tuning is left out
+  (~1-3 min per run on 2 cores; the throughput table has its speed).
 - TF-IDF (word 1-2-grams, sublinear tf) + logistic regression with 3 seeds at both sizes.
 
 Feature caches start empty (a fresh TLCORE_CACHE holding only the converted models), so the time
@@ -74,9 +74,9 @@ def tfidf_accuracy(train, test) -> tuple[float, float]:
 def cell(spec: dict) -> dict:
     """Every (model, method, size, seed) of one dataset, in this process."""
     import tlcore
-    from tlcore.runs.metrics import classification_metrics, predicted_labels
     from tlcore.engine.callbacks import Callback
     from tlcore.engine.models import model_folder
+    from tlcore.runs.metrics import classification_metrics, predicted_labels
 
     name, setup = spec["dataset"], spec["plan"]
     pool_frame, test_frame = common.read_dataset(name)
@@ -99,15 +99,15 @@ def cell(spec: dict) -> dict:
             records.append({"model": "tf-idf", "method": "logistic regression", "size": size, "seed": seed,
                             "accuracy": accuracy, "macro_f1": macro_f1, "seconds": time.perf_counter() - started})
     for model, method, seeds_by_size in setup["cells"]:
-        spec_model = tlcore.resolve_model(model)
+        spec_model = tlcore.engine.resolve_model(model)
         folder = model_folder(spec_model)
-        entry = tlcore.get_method(method)
+        entry = tlcore.methods.get_method(method)
         for size, n_seeds in ((int(k), v) for k, v in seeds_by_size.items()):  # JSON made the sizes strings
             for seed in range(n_seeds):
                 part = split(size or 8, seed)  # size 0: no examples used; the split still gives the prior
                 config = entry.config_cls.from_dict({**_options(model, method, size), "seed": seed})
                 instance = entry.method_cls(config, spec_model, folder, base.labels)
-                val = part.val if not entry.trains else tlcore.LabeledData([], [])  # no early stopping: no val
+                val = part.val if not entry.trains else tlcore.data.LabeledData([], [])  # no early stopping: no val
                 started = time.perf_counter()
                 instance.fit(part.train, val, Callback())
                 fitted = time.perf_counter()

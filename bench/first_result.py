@@ -89,7 +89,7 @@ def cell(spec: dict) -> dict:
     import pandas as pd
 
     texts = list(pd.read_csv(spec["test"]).text)
-    embed(texts, folder, "cpu", max_length=tlcore.get_method("zero-shot").config_cls().max_length)
+    embed(texts, folder, "cpu", max_length=tlcore.methods.get_method("zero-shot").config_cls().max_length)
     stages["encode"] = time.perf_counter() - started
     started = time.perf_counter()
     code = tlcore.cli.main(cli_args(Path(spec["train"]), Path(spec["test"]), Path(spec["runs"])))

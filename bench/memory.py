@@ -2,9 +2,9 @@
 
 Each run is the command a user types: rt_polarity, 8 training rows per class (one batch of 16),
 16 test rows, one epoch for the training methods (weights, gradients and the optimizer's state all
-exist from the first step on, so the peak is reached), K=4 for few-shot. The number is the process's peak resident set size (ru_maxrss, as
-`tlcore run --json` reports it in peak_rss_mb): the Python interpreter, the libraries, the model,
-gradients, optimizer state and activations together.
+exist from the first step on, so the peak is reached), K=4 for few-shot. The number is the process's peak resident
+set size (ru_maxrss, as `tlcore run --json` reports it in peak_rss_mb): the Python interpreter, the libraries, the
+model, gradients, optimizer state and activations together.
 """
 from __future__ import annotations
 

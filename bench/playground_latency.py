@@ -64,17 +64,18 @@ def train(store, name: str, model: str, method: str, options: dict, n_texts: int
 
 def measure(runs_dir: Path, n_texts: int) -> dict:
     started = time.perf_counter()
-    import tlui  # imports streamlit, not torch
     import torch  # what the first load in a fresh server process pays once, whatever the run
 
     import tlcore
+    import tlui  # imports streamlit, not torch
 
     imports = time.perf_counter() - started
     store = tlcore.RunStore(runs_dir)
     trained = {name: train(store, name, model, method, options, n_texts) for name, model, method, options in RUNS}
     usable = {run.id: run for run in tlui.usable_runs(store)}
     # Start like a fresh server process: no model cached by the training above.
-    from tlcore.engine import encoders, decoder_scoring as lm_scoring
+    from tlcore.engine import decoder_scoring as lm_scoring
+    from tlcore.engine import encoders
 
     encoders.load_encoder.cache_clear()
     lm_scoring.load_causal_lm.cache_clear()
@@ -131,9 +132,9 @@ def main() -> int:
           f"{'median':>8} {'p95':>8} {'max':>8}")
     for row in result["rows"]:
         page, default = row["page"], row["default_threads"]
-        print(f"{row['run']:<24} {row['first_load_s']:>9.2f}s {page['first_text_ms']:>8.0f}ms {page['median_ms']:>6.0f}ms "
-              f"{page['p95_ms']:>6.0f}ms {page['max_ms']:>6.0f}ms {default['median_ms']:>6.0f}ms "
-              f"{default['p95_ms']:>6.0f}ms {default['max_ms']:>6.0f}ms")
+        print(f"{row['run']:<24} {row['first_load_s']:>9.2f}s {page['first_text_ms']:>8.0f}ms "
+              f"{page['median_ms']:>6.0f}ms {page['p95_ms']:>6.0f}ms {page['max_ms']:>6.0f}ms "
+              f"{default['median_ms']:>6.0f}ms {default['p95_ms']:>6.0f}ms {default['max_ms']:>6.0f}ms")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")

@@ -32,8 +32,8 @@ def padded_share(batches, lengths) -> float:
 def padding_rows(tokenizer) -> list[dict]:
     import numpy as np
 
-    from tlcore.engine.training import length_grouped_batches
     from tlcore.engine.batching import tokenize
+    from tlcore.engine.training import length_grouped_batches
 
     rows = []
     for dataset in ("sms_spam", "rt_polarity"):
@@ -54,16 +54,17 @@ def padding_rows(tokenizer) -> list[dict]:
 
 def optimizer_rows() -> list[dict]:
     import torch
+    from transformers import AutoModel
 
     from tlcore.engine.models import model_folder, resolve_model
-    from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(model_folder(resolve_model("minilm"))))
     params = [p for p in model.parameters()]
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
     timings = {}
-    for name, kwargs in (("per tensor", {"foreach": False}), ("foreach", {"foreach": True}), ("fused", {"fused": True})):
+    variants = (("per tensor", {"foreach": False}), ("foreach", {"foreach": True}), ("fused", {"fused": True}))
+    for name, kwargs in variants:
         optimizer = torch.optim.AdamW(params, lr=1e-5, weight_decay=0.01, **kwargs)
         times = []
         for step in range(23):

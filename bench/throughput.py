@@ -54,12 +54,12 @@ def cell(spec: dict) -> dict:
     if spec.get("threads"):
         os.environ["TLCORE_THREADS"] = str(spec["threads"])
 
-    from tlcore import LabeledData, get_method, resolve_model
+    from tlcore.data import LabeledData
+    from tlcore.engine import resolve_model
     from tlcore.engine.callbacks import Callback
     from tlcore.engine.models import model_folder
-
-    from tlcore.engine.runtime import torch_threads
-    from tlcore.engine.runtime import free_cores
+    from tlcore.engine.runtime import free_cores, torch_threads
+    from tlcore.methods import get_method
 
     with free_cores() as threads_before:  # the peak on as many threads as training is likely to get
         peak_before = common.matmul_peak()

@@ -37,11 +37,11 @@ def split_for(dataset: str):
 def scores(model: str, dataset: str, split) -> dict[str, np.ndarray]:
     """Raw (uncalibrated) scores of the validation rows for zero-shot and few-shot, texts x labels."""
     from tlcore.engine.channel_scoring import ChannelScorer
-    from tlcore.engine.encoders import embed
-    from tlcore.methods.label_vectors import refine_label_vectors
     from tlcore.engine.decoder_scoring import Demonstration
-    from tlcore.methods.zero_shot import label_frequencies
+    from tlcore.engine.encoders import embed
     from tlcore.engine.models import model_folder, resolve_model
+    from tlcore.methods.label_vectors import refine_label_vectors
+    from tlcore.methods.zero_shot import label_frequencies
 
     labels = split.labels
     descriptions = dict(DESCRIPTIONS[dataset])

@@ -1,54 +1,41 @@
 """tlcore: transfer learning from pretrained language models, as a library and a CLI.
 
-The public surface is re-exported here. Nothing in this module imports torch: the app's
-home page and the CLI's light commands stay fast; models load only when a method runs.
+The main verbs and types are re-exported here, one line per step a user takes::
+
+    import tlcore
+
+    data = tlcore.to_labeled(tlcore.read_table("reviews.csv"), "text", "label")
+    run = tlcore.create_run(tlcore.RunConfig(model="minilm", method="lora"), data)
+    tlcore.start_worker(run)            # or tlcore.execute(run) in this process
+    method = tlcore.load_method(run)    # once it succeeded
+    tlcore.predict_texts(method, ["great food"])
+
+Everything else a step offers is in its package: ``tlcore.data``, ``tlcore.engine`` (the model catalog),
+``tlcore.methods``, ``tlcore.runs`` (also learning curves), ``tlcore.use``, ``tlcore.compare`` (and
+``tlcore.compare.checks``), ``tlcore.errors``. Nothing here imports torch: the app's pages and the CLI's light
+commands stay fast; models load only when a method runs.
 """
-from .data import (SUPPORTED_SUFFIXES, DataWarning, LabeledData, Split, guess_columns, make_split,
-    read_table, row_numbers, to_labeled)
-from .errors import (ConfigError, DatasetError, ExportError, MethodError, ModelError, ResourceError, RunError,
-    TLCoreError)
-from .compare.reliability import Reliability, reliability, run_reliability
-from .compare.comparison import ComparedRun, Comparison, comparable_groups, load_comparison
-from .runs.metrics import classification_metrics
-from .runs.create import create_run, method_options
-from .use.export import export_run
-from .use.importing import import_export
-from .use.predict import PredictionReport, load_method, predict_file, predict_frame, predict_texts
-from .use.csv_safe import csv_bytes, write_csv
-from .methods import (Callback, MethodConfig, TrainingConfig, check_supported, get_method, list_methods,
-    register_method)
-from .engine.models import ModelSpec, has_gpu, is_available, list_models, resolve_model
-from .runs.planning import MethodPlan, plan_method
-from .methods.advice import Recommendation, recommend
-from .runs.store import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, start_worker
-from .data.samples import Sample, list_samples, load_sample, sample_path
-from .data.validation import Issue, ValidationReport, merge_labels, validate
-from .runs.worker import execute
-from .compare.checks import (DEFAULT_PAIRS, SENTIMENT_DOMAINS, TEXT_LENGTH, Footprint, FootprintAssumptions,
-    OODResult, ProbeResult, SliceReport, checks_html_section, compute_footprint, evaluate_ood, load_evaluations,
-    probe_counterfactual, slice_metrics)
-from .runs.learning_curve import (create_curve, curve_groups, curve_points, curve_summary, run_learning_curve,
-    start_curve)
-from .compare.report import build_report
+from .compare import build_report, load_comparison
+from .data import load_sample, make_split, read_table, to_labeled, validate
+from .engine import list_models
+from .errors import ConfigError, DatasetError, MethodError, ModelError, RunError, TLCoreError
+from .methods import list_methods
+from .runs import LIVE_STATES, Run, RunConfig, RunStore, create_run, execute, start_worker
+from .use import export_run, import_export, load_method, predict_texts
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Callback", "check_supported", "classification_metrics", "ConfigError", "create_run", "csv_bytes", "DatasetError",
-    "DataWarning", "execute", "export_run", "ExportError", "FINAL_STATES", "get_method", "guess_columns",
-    "has_gpu", "import_export", "is_available", "Issue", "LabeledData", "list_methods", "list_models", "list_samples",
-    "LIVE_STATES", "load_method", "load_sample", "make_split", "merge_labels", "method_options", "MethodConfig",
-    "MethodError", "MethodPlan", "ModelError", "ModelSpec", "plan_method", "predict_file", "predict_frame", "predict_texts",
-    "PredictionReport", "read_table", "recommend", "Recommendation", "register_method", "ResourceError",
-    "resolve_model", "row_numbers", "Run", "RunConfig", "RunError", "RunStore", "RunSummary", "Sample", "sample_path", "Split",
-    "start_worker", "SUPPORTED_SUFFIXES", "TLCoreError", "to_labeled", "TrainingConfig", "validate",
-    "ValidationReport", "write_csv",
-    # comparing runs (tlcore.compare.comparison, .calibration, .learning_curve, .report)
-    "build_report", "comparable_groups", "ComparedRun", "Comparison", "create_curve", "curve_groups", "curve_points",
-    "curve_summary", "load_comparison", "reliability", "Reliability", "run_learning_curve", "run_reliability",
-    "start_curve",
-    # checks on finished runs (tlcore.compare.checks: out-of-domain, slices, counterfactual probe, compute footprint)
-    "checks_html_section", "compute_footprint", "DEFAULT_PAIRS", "evaluate_ood", "Footprint", "FootprintAssumptions",
-    "load_evaluations", "OODResult", "probe_counterfactual", "ProbeResult", "SENTIMENT_DOMAINS", "slice_metrics",
-    "SliceReport", "TEXT_LENGTH",
+    # errors: every message says what was expected, what was found and how to fix it
+    "TLCoreError", "ConfigError", "DatasetError", "MethodError", "ModelError", "RunError",
+    # 1 data: read a file, check it, choose its columns, split it
+    "read_table", "validate", "to_labeled", "make_split", "load_sample",
+    # 2 models and methods
+    "list_models", "list_methods",
+    # 3 runs: create one, start it in a worker process (or execute it here), find it again
+    "RunConfig", "create_run", "start_worker", "execute", "RunStore", "Run", "LIVE_STATES",
+    # 4 use a finished run: predict, export, import an export back
+    "load_method", "predict_texts", "export_run", "import_export",
+    # 5 compare finished runs
+    "load_comparison", "build_report",
 ]

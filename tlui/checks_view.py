@@ -18,8 +18,9 @@ import streamlit as st
 
 import tlcore
 from tlcore.compare import checks
+from tlcore.data import guess_columns
 
-from .fmt import fmt_count, fmt_seconds, model_tag, run_label
+from .fmt import fmt_count, fmt_percent, fmt_seconds, model_tag, run_label
 from .state import DATA_FRAME, DATA_NAME, DATA_TEXT_COLUMN
 
 __all__ = ["render_checks"]
@@ -86,10 +87,6 @@ def _name(run_id: str, config: dict) -> str:
 
 def _short(config: dict) -> str:
     return f"{config.get('method', '')} · {model_tag(config.get('model', ''))}"
-
-
-def _pct(value) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f} %"
 
 
 def _uploaded_frame(label: str, key: str) -> tuple[pd.DataFrame | None, str]:
@@ -161,7 +158,7 @@ def _ood_tab(runs: dict[str, tuple[tlcore.Run, dict]]) -> None:
         first = configs[0]
         columns = [str(c) for c in frame.columns]
         try:
-            guess = tlcore.guess_columns(frame)
+            guess = guess_columns(frame)
         except tlcore.TLCoreError as exc:
             st.error(str(exc))
             return
@@ -188,7 +185,7 @@ def _evaluate_all(runs, frame, data_name, text_column, label_column, mapping) ->
         try:
             prepared = checks.prepare(run, frame, data_name=data_name, text_column=text_column,
                                       label_column=label_column, label_map=mapping)
-            saved = tlcore.load_evaluations(run)
+            saved = checks.load_evaluations(run)
             if any(e.name == prepared.name and e.data_fingerprint == prepared.fingerprint for e in saved):
                 continue  # scored before: the saved result is shown below
             with st.spinner(f"Loading {_short(config)} and scoring {len(prepared.data):,} texts…"):
@@ -202,7 +199,7 @@ def _evaluate_all(runs, frame, data_name, text_column, label_column, mapping) ->
 def _ood_results(runs: dict[str, tuple[tlcore.Run, dict]]) -> None:
     rows, results = [], []
     for run_id, (run, config) in runs.items():
-        for result in tlcore.load_evaluations(run):
+        for result in checks.load_evaluations(run):
             results.append((run_id, config, result))
             rows.append({"Run": _short(config), "Trained on": result.in_domain.get("data_name") or "",
                          "Evaluated on": result.data_name, "Rows": result.n,
@@ -326,7 +323,7 @@ def _slices_tab(runs: dict[str, tuple[tlcore.Run, dict]]) -> None:
                "out)" if lost else "") + ".")
     st.dataframe(_slice_table(reports, runs, metric), hide_index=True, width="stretch", key=f"{KEY}_slice_table")
     worst = [f"**{_short(runs[run_id][1])}**: {report.worst} "
-             f"({_pct(report.row(report.worst).accuracy)} accuracy)" for run_id, report in reports.items()
+             f"({fmt_percent(report.row(report.worst).accuracy)} accuracy)" for run_id, report in reports.items()
              if report.worst]
     if worst:
         st.markdown("Worst slice — " + " · ".join(worst))

@@ -2,8 +2,8 @@
 browser, learning curves and the HTML report; and the plotly figures they draw (the report embeds the same
 figures, so it shows what the page shows).
 
-Everything is computed by tlcore (``tlcore.compare.comparison``, ``tlcore.compare.reliability``, ``tlcore.runs.learning_curve``,
-``tlcore.compare.report``); this module only lays it out.
+Everything is computed by tlcore (``tlcore.compare``: the comparison, reliability and the report;
+``tlcore.runs``: learning curves); this module only lays it out.
 """
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import tlcore
-from tlcore.compare import reliability as cal
-from tlcore.compare import comparison as cmp
-from tlcore.runs import learning_curve as lc
-from tlcore.runs.metrics import row_normalized
+from tlcore import compare as cal  # reliability (calibration)
+from tlcore import compare as cmp  # the comparison and its tables
+from tlcore import runs as lc  # learning curves
+from tlcore.data import LabeledData
+from tlcore.engine import is_available
+from tlcore.runs import RunSummary, classification_metrics, row_normalized
 
 from .fmt import model_tag, run_label
-from .state import DATA_FRAME, DATA_LABEL_COLUMN, DATA_NAME, DATA_PAGE, DATA_TEXT_COLUMN
+from .state import DATA_FRAME, DATA_LABEL_COLUMN, DATA_NAME, DATA_PAGE, DATA_TEXT_COLUMN, POLL_SECONDS
 
-POLL_SECONDS = 2.0
 MATRICES_PER_ROW = 3
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563",
            "#65a30d"]
@@ -56,7 +57,7 @@ def confusion_grid_figure(comparison: cmp.Comparison, normalize: bool = False) -
                         vertical_spacing=0.3 / rows if rows > 1 else 0.1)
     labels = [str(label) for label in comparison.labels]
     for index, run in enumerate(runs):
-        counts = run.metrics.get("confusion_matrix") or tlcore.classification_metrics(
+        counts = run.metrics.get("confusion_matrix") or classification_metrics(
             run.predictions["gold"].astype(str).tolist(), run.predictions["predicted"].astype(str).tolist(),
             comparison.labels)["confusion_matrix"]
         shares = row_normalized(counts)
@@ -131,25 +132,28 @@ def reliability_figure(comparison: cmp.Comparison, reliabilities: dict[str, cal.
 
 def learning_curve_figure(points: list[dict], summary: list[dict], refs: list[dict], metric: str = "accuracy",
                           title: str = "") -> go.Figure:
-    """Mean ± standard deviation across seeds per size (a band), each seed's point, references as flat lines.
+    """Mean across seeds per size with its 95 % interval as a band, each seed's point, references as flat lines.
 
+    The band (``tlcore.runs.learning_curve.curve_summary``): with several seeds, the 95 % interval of the mean
+    across seeds; with one seed, that run's bootstrap interval over the test rows. A summary without
+    intervals (older callers) falls back to ± 1 standard deviation.
     x is the number of labeled examples per class on a log2 scale ('all' at the mean rows per class).
     """
     label = "accuracy" if metric == "accuracy" else "macro-F1"
     fig = go.Figure()
     if summary:
         xs = [row["x"] for row in summary]
-        upper = [row["mean"] + row["std"] for row in summary]
-        lower = [row["mean"] - row["std"] for row in summary]
-        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=upper + lower[::-1], fill="toself", mode="lines",
-                                 name="± 1 std across seeds",
+        upper, lower, name = band_edges(summary)
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=upper + lower[::-1], fill="toself", mode="lines", name=name,
                                  fillcolor="rgba(37, 99, 235, 0.15)", line=dict(width=0), hoverinfo="skip"))
         fig.add_trace(go.Scatter(
             x=xs, y=[row["mean"] for row in summary], mode="lines+markers", name=f"mean {label}",
             line=dict(color="#2563eb", width=2.5), marker=dict(size=8),
-            customdata=[[str(row["per_class"]), row["std"], row["seeds"], row["n_train"]] for row in summary],
+            customdata=[[str(row["per_class"]), row["std"], row["seeds"], row["n_train"], low, high, _band_words(row)]
+                        for row, low, high in zip(summary, lower, upper)],
             hovertemplate="%{customdata[0]} per class (%{customdata[3]:.0f} training rows)<br>mean %{y:.3f} ± "
-                          "%{customdata[1]:.3f} over %{customdata[2]} seed(s)<extra></extra>"))
+                          "%{customdata[1]:.3f} over %{customdata[2]} seed(s)<br>95 % interval %{customdata[4]:.3f} "
+                          "to %{customdata[5]:.3f} (%{customdata[6]})<extra></extra>"))
     if points:
         fig.add_trace(go.Scatter(
             x=[p["x"] for p in points], y=[p[metric] for p in points], mode="markers", name="each seed",
@@ -178,6 +182,23 @@ def learning_curve_figure(points: list[dict], summary: list[dict], refs: list[di
     return fig
 
 
+def band_edges(summary: list[dict]) -> tuple[list[float], list[float], str]:
+    """(upper, lower, legend name) of the learning curve's band: the 95 % intervals of the summary rows, or
+    ± 1 std at a size without one (a summary made before intervals existed)."""
+    upper = [row["high"] if row.get("band") else row["mean"] + row["std"] for row in summary]
+    lower = [row["low"] if row.get("band") else row["mean"] - row["std"] for row in summary]
+    kinds = {row.get("band") for row in summary}
+    name = {frozenset({"seeds"}): "95 % interval of the mean across seeds",
+            frozenset({"test rows"}): "95 % interval over test rows (one seed)"}.get(
+        frozenset(kinds), "95 % interval" if None not in kinds else "± 1 std across seeds")
+    return upper, lower, name
+
+
+def _band_words(row: dict) -> str:
+    return {"seeds": f"across {row['seeds']} seeds", "test rows": "over the test rows, one seed"}.get(
+        row.get("band"), "± 1 std")
+
+
 # -- tables ------------------------------------------------------------------------------------------
 def _styled(frame, formats: dict[str, str] | None = None, default: str | None = None):
     formats = {c: f for c, f in (formats or {}).items() if c in frame.columns}
@@ -201,12 +222,32 @@ def metrics_section(comparison: cmp.Comparison, rel: dict[str, cal.Reliability])
             help="Seconds to classify 1,000 texts on this machine."),
         "ECE": st.column_config.NumberColumn(help="Expected calibration error: how far confidence is from "
                                                   "accuracy (0 is perfect); see Calibration."),
+        cmp.ACCURACY_CI: st.column_config.TextColumn(
+            help="Where the accuracy would likely land on another test set of the same size: 95 % bootstrap "
+                 "interval over the test rows. Few test rows give a wide interval."),
+        cmp.MACRO_F1_CI: st.column_config.TextColumn(help="95 % bootstrap interval of macro-F1 over the test rows."),
         "Run id": st.column_config.TextColumn(width="small")})
+    verdicts_section(comparison)
     st.markdown("**Per-class precision, recall and F1**")
     st.dataframe(_styled(cmp.per_class_table(comparison), default=cmp.PER_CLASS_FORMAT), hide_index=True,
                  width="stretch")
     st.caption("The majority-class row always predicts the most common test class: a run that does not beat it "
                "has learned nothing useful.")
+
+
+def verdicts_section(comparison: cmp.Comparison) -> None:
+    """Can the test set tell the best run from each other one? One plain-words verdict per run (tlcore's rule:
+    a win only when the paired 95 % interval excludes 0 and McNemar's p < 0.05), never a winner it cannot show."""
+    paired = cmp.paired_with_best(comparison)
+    if not paired:
+        return
+    st.markdown("**Can the test set tell them apart?**")
+    for result in paired.values():
+        (st.success if result.clear else st.info)(result.verdict, icon=":material/balance:")
+    st.caption(f"Each run against the best one on the same {comparison.n_test:,} test rows: the difference in "
+               "accuracy with its 95 % paired-bootstrap interval and the exact McNemar test on the rows where exactly "
+               "one run is right. A run beats another only when both agree; otherwise the gap may be luck of the "
+               "test rows.")
 
 
 def confusion_section(comparison: cmp.Comparison) -> None:
@@ -296,7 +337,7 @@ def _curve_label(group: str, runs: list) -> str:
             f"size{_plural(len(sizes))} × {len(seeds)} seed{_plural(len(seeds))} · started {started}")
 
 
-def _chosen_data() -> tlcore.LabeledData | None:
+def _chosen_data() -> LabeledData | None:
     frame = st.session_state.get(DATA_FRAME)
     if frame is None:
         return None
@@ -318,7 +359,7 @@ def new_curve_form(comparison: cmp.Comparison, store: tlcore.RunStore) -> None:
                 "Data page: the curve's runs are sampled from its training rows.")
         st.page_link(DATA_PAGE, label="Choose data", icon=":material/table:")
         return
-    models = [spec for spec in tlcore.list_models() if tlcore.is_available(spec)]
+    models = [spec for spec in tlcore.list_models() if is_available(spec)]
     cols = st.columns([2, 2, 3, 1])
     model_names = [spec.name for spec in models]
     default_model = config.get("model") if config.get("model") in model_names else model_names[0]
@@ -339,7 +380,7 @@ def new_curve_form(comparison: cmp.Comparison, store: tlcore.RunStore) -> None:
                                  help="Each size runs once per seed (another sample of rows and another "
                                       "initialisation); the band shows the spread.")
     present = {r["method"] for r in lc.references(store, comparison.test_fingerprint, model)}
-    missing = [m for m in lc.REFERENCE_METHODS if m not in present]
+    missing = [m for m in tlcore.methods.reference_methods() if m not in present]
     with_refs = st.checkbox(f"Also run {' and '.join(missing)} with {model} as reference line"
                             f"{'s' if len(missing) > 1 else ''}", value=True, key="compare_w_lc_refs",
                             disabled=not missing) if missing else False
@@ -403,12 +444,16 @@ def curve_view(group: str, store: tlcore.RunStore, fingerprint: str, metric: str
 
 
 SUMMARY_FORMATS = {"mean": "{:.3f}", "std": "{:.3f}", "min": "{:.3f}", "max": "{:.3f}", "training rows": "{:,.0f}"}
+BAND_COLUMN = "95 % interval"
 
 
 def summary_frame(summary: list[dict]) -> pd.DataFrame:
+    """One row per size; the last column is the band's 95 % interval and what it is across (seeds or test rows)."""
     return pd.DataFrame([{"examples per class": str(row["per_class"]), "training rows": row["n_train"],
                           "seeds": row["seeds"], "mean": row["mean"], "std": row["std"], "min": row["min"],
-                          "max": row["max"]} for row in summary])
+                          "max": row["max"],
+                          BAND_COLUMN: (f"{cmp.interval_text((row['low'], row['high']), '{:.3f}')} ({_band_words(row)})"
+                                        if row.get("band") else None)} for row in summary])
 
 
 def answer_line(summary: list[dict], refs: list[dict], metric: str, margin: float, reference_name: str | None) -> None:
@@ -530,7 +575,7 @@ def report_section(comparison: cmp.Comparison, rel: dict[str, cal.Reliability], 
 TABS = ["Metrics", "Confusion matrices", "Per-class F1", "Calibration", "Examples", "Learning curve", "Report"]
 
 
-def choose_runs(store: tlcore.RunStore, summaries: Sequence[tlcore.RunSummary]) -> list[str] | None:
+def choose_runs(store: tlcore.RunStore, summaries: Sequence[RunSummary]) -> list[str] | None:
     """Test-set and run pickers; the chosen run ids (None when there is nothing to compare)."""
     groups = cmp.comparable_groups(summaries)
     if not groups:

@@ -9,9 +9,11 @@ DATA_LABEL_MERGES = "data_label_merges"  # {"file::label column": mapping} label
 
 _CLI_HINTS = ((" (--text-column, --label-column)", ""), ("choose one with --sheet", "choose one in the Sheet box"),
               ("Choose one of them with --sheet", "Choose one of them in the Sheet box"),
-              ("with --sheet", "in the Sheet box"), ("Choose one with --text-column.", "Choose it in the Text column box."),
+              ("with --sheet", "in the Sheet box"),
+              ("Choose one with --text-column.", "Choose it in the Text column box."),
               ("Choose one with --label-column.", "Choose it in the Label column box."),
-              ("a separate test file (--test)", "a separate test file (tlcore validate --test)"), ("raise --max-length", "raise Max length on the Train page"),
+              ("a separate test file (--test)", "a separate test file (tlcore validate --test)"),
+              ("raise --max-length", "raise Max length on the Train page"),
               ("lower --shots", "lower Shots per class"))
 
 

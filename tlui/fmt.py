@@ -1,9 +1,12 @@
-"""Formatting of durations, counts, parameter shares and run labels."""
+"""Formatting of durations, counts, shares, parameter shares and run labels."""
 from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
+
+from tlcore.compare import percent
+from tlcore.runs import model_tag  # a run's model as a catalog name or its folder's name: one rule everywhere
+
 
 # -- formatting -------------------------------------------------------------------------------------
 def fmt_seconds(seconds: float | None) -> str:
@@ -51,8 +54,9 @@ def fmt_count(n: int | float | None) -> str:
     return f"{n:.0f}"
 
 
-def model_tag(model: str) -> str:
-    return Path(model).name if "/" in model else model
+def fmt_percent(share: float | None) -> str:
+    """0.1234 -> '12.3 %'; None or NaN -> '–', as the HTML report writes shares."""
+    return percent(None if share is None or (isinstance(share, float) and math.isnan(share)) else share)
 
 
 def run_time(run_id: str) -> str:

@@ -8,11 +8,29 @@ from typing import Any
 import streamlit as st
 
 import tlcore
+from tlcore.data import list_samples
+from tlcore.methods import get_method
 
-from .state import (DATA_FRAME, DATA_LABEL_COLUMN, DATA_NAME, DATA_SOURCES, DATA_TEXT_COLUMN, DATA_W_SAMPLE,
-                    DATA_W_SOURCE, TRAIN_PREFILLED, TRAIN_RECOMMENDATION, TRAIN_W_METHOD, TRAIN_W_MODEL,
-                    TRAIN_W_PER_CLASS, TRAIN_W_SPLIT_SEED, TRAIN_W_TEST_SIZE, TRAIN_W_USE_ALL, TRAIN_W_VAL_SIZE,
-                    remember, set_widget)
+from .state import (
+    DATA_FRAME,
+    DATA_LABEL_COLUMN,
+    DATA_NAME,
+    DATA_SOURCES,
+    DATA_TEXT_COLUMN,
+    DATA_W_SAMPLE,
+    DATA_W_SOURCE,
+    TRAIN_PREFILLED,
+    TRAIN_RECOMMENDATION,
+    TRAIN_W_METHOD,
+    TRAIN_W_MODEL,
+    TRAIN_W_PER_CLASS,
+    TRAIN_W_SPLIT_SEED,
+    TRAIN_W_TEST_SIZE,
+    TRAIN_W_USE_ALL,
+    TRAIN_W_VAL_SIZE,
+    remember,
+    set_widget,
+)
 
 # -- method options, built generically from the registry ------------------------------------------
 OPTION_LABELS = {
@@ -108,13 +126,11 @@ def option_widget_value(field: dict, value: Any) -> Any:
     return json.dumps(value)
 
 
-def _saved_options(run_id: str) -> dict:
-    """What a zero- or few-shot run ran with, defaults of its day included (an option added since may have a
-    different default today); {} for other methods or a run that cannot be read."""
-    from tlcore.methods.zero_shot import saved_options
-
+def _saved_options(run_id: str, method: str) -> dict:
+    """What a run ran with that its config may not say, defaults of its day included (an option added since may
+    have a different default today: the method knows); {} when there is nothing or the run cannot be read."""
     try:
-        return saved_options(tlcore.RunStore().get(run_id).path / "artifacts")
+        return get_method(method).method_cls.options_ran_with(tlcore.RunStore().get(run_id).path / "artifacts")
     except (tlcore.TLCoreError, OSError, ValueError):
         return {}
 
@@ -125,10 +141,10 @@ def prefill_train(run_id: str, config: dict) -> None:
     set_widget(TRAIN_W_MODEL, model)
     set_widget(TRAIN_W_METHOD, method)
     try:
-        fields = tlcore.get_method(method).config_cls.describe_fields()
+        fields = get_method(method).config_cls.describe_fields()
     except tlcore.TLCoreError:
         fields = []
-    given = {**(config.get("method_options") or {}), **_saved_options(run_id)}
+    given = {**(config.get("method_options") or {}), **_saved_options(run_id, method)}
     for field in fields:  # every option: the run's value, or the default it ran with
         value = given.get(field["name"], field.get("default"))
         set_widget(option_key(method, field["name"]), option_widget_value(field, value))
@@ -142,7 +158,7 @@ def prefill_train(run_id: str, config: dict) -> None:
 
     data_name = config.get("data_name")
     text_column, label_column = config.get("text_column", "text"), config.get("label_column", "label")
-    sample = next((s for s in tlcore.list_samples() if s.file == data_name), None)
+    sample = next((s for s in list_samples() if s.file == data_name), None)
     if sample is not None:  # a bundled sample: load it, so the run can be repeated exactly
         st.session_state[DATA_FRAME] = tlcore.load_sample(sample.name)
         st.session_state[DATA_NAME] = sample.file

@@ -1,23 +1,20 @@
-"""Pages, session-state keys and the helpers that keep widget values across page visits."""
+"""Page paths, session-state keys and the helpers that keep widget values (and uploads) across page visits."""
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
 
-from .auth import password_gate
+from tlcore.data import SUPPORTED_SUFFIXES
 
-# -- pages (paths relative to app.py; Streamlit finds pages/ by itself) ---------------------------
-HOME_PAGE = "app.py"
-DATA_PAGE = "pages/1_Data.py"
-TRAIN_PAGE = "pages/2_Train.py"
-COMPARE_PAGE = "pages/3_Compare.py"
-RUNS_PAGE = "pages/4_Runs.py"
-USE_PAGE = "pages/5_Use.py"
-NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (DATA_PAGE, "Data", ":material/table:"),
-              (TRAIN_PAGE, "Train", ":material/model_training:"),
-              (COMPARE_PAGE, "Compare", ":material/leaderboard:"), (RUNS_PAGE, "Runs", ":material/history:"),
-              (USE_PAGE, "Use", ":material/play_circle:"))
+# -- pages (scripts relative to app.py, which lists them with st.navigation) ----------------------
+HOME_PAGE = "app_pages/Home.py"
+DATA_PAGE = "app_pages/1_Data.py"
+TRAIN_PAGE = "app_pages/2_Train.py"
+COMPARE_PAGE = "app_pages/3_Compare.py"
+RUNS_PAGE = "app_pages/4_Runs.py"
+USE_PAGE = "app_pages/5_Use.py"
+POLL_SECONDS = 1.5  # how often a page showing a live run (or learning curve) reads its folder again
 
 # -- session state: page-prefixed keys; values that outlive a page visit -------------------------
 DATA_FRAME = "data_frame"  # the chosen table (pandas DataFrame) or None
@@ -41,22 +38,6 @@ TRAIN_W_TEST_SIZE, TRAIN_W_VAL_SIZE, TRAIN_W_SPLIT_SEED = "train_w_test_size", "
 TRAIN_W_PER_CLASS, TRAIN_W_USE_ALL = "train_w_per_class", "train_w_use_all"
 
 _SAVED = "_saved::"
-
-
-def page_setup(title: str) -> None:
-    """Call first on every page: page config, session defaults and the sidebar's page links.
-
-    The built-in page list is hidden (client.showSidebarNavigation = false in .streamlit/config.toml) because
-    it would label the home page "app"; these links give each page its name and icon instead.
-    """
-    st.set_page_config(page_title=f"{title} · TransferLab" if title != "Home" else "TransferLab",
-                       page_icon=":material/science:", layout="wide")
-    password_gate()  # a no-op unless a password is configured (serving the app to a team)
-    init_state()
-    with st.sidebar:
-        st.markdown("### :material/science: TransferLab")
-        for page, label, icon in NAVIGATION:
-            st.page_link(page, label=label, icon=icon, width="stretch")
 
 
 def init_state() -> None:
@@ -114,8 +95,6 @@ def set_widget(key: str, value: Any) -> None:
 
 def upload_types() -> list[str]:
     """The suffixes tlcore reads, plus .xls: taken so that tlcore can say how to convert it."""
-    from tlcore.data.reading import SUPPORTED_SUFFIXES
-
     return [suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES] + ["xls"]
 
 

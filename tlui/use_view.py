@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import tlcore
+from tlcore.methods import Callback, get_method
+from tlcore.use import PredictionReport, choose_text_column, predict_frame
 
 from .fmt import model_tag, run_time
 
@@ -53,7 +55,7 @@ MODELS_CACHED = 6  # loaded runs kept in memory (a SmolLM2 run holds ~0.55 GB)
 EXPORT_CONTENTS = {
     "peft": "the PEFT adapter with the trained classification head, a reference to the base model, the tokenizer, "
             "`config.json` with the labels, and a model card: it loads with transformers + peft.",
-    "full": "the whole fine-tuned model (`save_pretrained`, safetensors) with the tokenizer and the labels in "
+    "model": "the whole fine-tuned model (`save_pretrained`, safetensors) with the tokenizer and the labels in "
             "`config.json`, and a model card: it loads with transformers alone.",
     "json": "`method.json` (label texts, prompt, shots, calibration or the linear head) and a model card whose "
             "snippet reproduces the predictions with transformers and the base model.",
@@ -61,8 +63,12 @@ EXPORT_CONTENTS = {
 
 
 def run_kind(method: str) -> str:
-    """'zero-shot', 'few-shot' or 'fine-tuned' (every method that learns weights, the linear probe too)."""
-    return method if method in ("zero-shot", "few-shot") else "fine-tuned"
+    """The method's family: 'zero-shot', 'few-shot' or 'fine-tuned' (every method that learns weights, the linear
+    probe too; also a method not installed here)."""
+    try:
+        return get_method(method).family
+    except tlcore.TLCoreError:
+        return "fine-tuned"
 
 
 @dataclass
@@ -197,12 +203,12 @@ def read_upload(raw: bytes, name: str) -> pd.DataFrame:
 
 def guess_text_column(frame: pd.DataFrame, preferred: str | None) -> str | None:
     try:
-        return tlcore.use.predict.choose_text_column(frame, None, preferred)
+        return choose_text_column(frame, None, preferred)
     except tlcore.TLCoreError:
         return None
 
 
-class ProgressBar(tlcore.Callback):
+class ProgressBar(Callback):
     """Drives an ``st.progress`` bar from tlcore's progress events (scoring, encoding, predicting)."""
 
     def __init__(self, bar) -> None:
@@ -213,14 +219,14 @@ class ProgressBar(tlcore.Callback):
 
 
 def predict_table(run: UsableRun, frame: pd.DataFrame, text_column: str, bar) -> tuple[pd.DataFrame,
-                                                                                       tlcore.PredictionReport]:
+                                                                                       PredictionReport]:
     bar.progress(0.0, text="Loading the model…")
     method, _ = loaded_method(run)
     bar.progress(0.0, text=f"Predicting {len(frame):,} rows…")
-    return tlcore.predict_frame(tlcore.Run(run.path), frame, text_column, callback=ProgressBar(bar), method=method)
+    return predict_frame(tlcore.Run(run.path), frame, text_column, callback=ProgressBar(bar), method=method)
 
 
-def unscored_table(frame: pd.DataFrame, report: tlcore.PredictionReport) -> pd.DataFrame:
+def unscored_table(frame: pd.DataFrame, report: PredictionReport) -> pd.DataFrame:
     """The rows that got no prediction, with their row number in the file first."""
     rows = frame[frame["predicted"].isna()].drop(columns=["predicted", "confidence",
                                                           *[f"p_{label}" for label in report.labels]])

@@ -13,7 +13,7 @@ from tlcore.runs.planning import plan_method
 @pytest.mark.parametrize("method", ["lora", "ia3", "freeze", "linear-probe", "zero-shot"])
 def test_planned_trainable_params_match_a_real_fit(method, tiny_split):
     plan = plan_method("minilm", method, n_labels=2, n_train=len(tiny_split.train), n_test=len(tiny_split.test))
-    entry = tlcore.get_method(method)
+    entry = tlcore.methods.get_method(method)
     options = {"epochs": 1, "max_length": 16} if entry.method_cls.trains and method != "linear-probe" else {}
     spec = resolve_model("minilm")
     instance = entry.method_cls(entry.config_cls.from_dict(options), spec, model_folder(spec), tiny_split.labels)

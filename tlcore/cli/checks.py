@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..compare.formatting import percent
-from .arg_types import positive_float, positive_int
-from .output import print_json
-from ..errors import ConfigError
 from ..compare.checks.counterfactual import DEFAULT_PAIRS, format_pairs, parse_pairs, probe_counterfactual
 from ..compare.checks.footprint import FootprintAssumptions, compare_compute, compute_footprint
 from ..compare.checks.ood import evaluate_ood
 from ..compare.checks.report_section import flops_text
 from ..compare.checks.slices import MIN_SLICE_SIZE, TEXT_LENGTH, slice_metrics
+from ..compare.formatting import percent
+from ..errors import ConfigError
+from .arg_types import positive_float, positive_int
+from .output import print_json
 
 RUNS_DIR_HELP = "where run folders are (default ./runs or $TLCORE_RUNS_DIR)"
 

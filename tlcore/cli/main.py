@@ -2,26 +2,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
-from .checks import CHECK_COMMANDS, add_check_parsers
-from .arg_types import positive_float, positive_int, whole_number
 from ..data import guess_columns, read_table, to_labeled
-from ..errors import TLCoreError
-from ..runs.create import create_run, method_options
-from ..methods import Callback, list_methods
-from ..methods.base import MAX_SEED
 from ..engine.models import is_available, list_models, model_folder, resolve_model
+from ..errors import TLCoreError
+from ..methods import Callback, list_methods, reference_methods
+from ..methods.advice import DEFAULT_COMPARISON
+from ..methods.base import MAX_SEED
+from ..runs.create import create_run, method_options
 from ..runs.store import RunConfig, RunStore
+from .arg_types import positive_float, positive_int, whole_number
+from .checks import CHECK_COMMANDS, add_check_parsers
+from .output import print_json
 
-RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1",
-               "train_seconds", "predict_seconds", "trainable_params", "total_params")
-DEFAULT_COMPARE = "zero-shot,few-shot,lora"
+RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "accuracy_ci",
+               "macro_f1_ci", "train_seconds", "predict_seconds", "trainable_params", "total_params")
+DEFAULT_COMPARE = ",".join(DEFAULT_COMPARISON)
 
 
 class UsageError(TLCoreError):
@@ -118,8 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default 8,16,32,... below the smallest class, and all)")
     p.add_argument("--seeds", type=positive_int, default=3,
                    help="form 3: seeds per size, counting up from --seed (default 3)")
-    p.add_argument("--references", default="zero-shot,few-shot",
-                   help="form 3: reference methods on the same test rows, or 'none' (default zero-shot,few-shot)")
+    references = ",".join(reference_methods())
+    p.add_argument("--references", default=references,
+                   help=f"form 3: reference methods on the same test rows, or 'none' (default {references})")
+    p = sub.add_parser("best", help="find the best method: run a small portfolio, pick on validation rows",
+                       description="Runs each method of a small portfolio (zero-shot, few-shot, linear probe, LoRA, "
+                                   "... as the model's kind allows) at its defaults on one split, picks the method "
+                                   "with the best validation accuracy, and reports it on the test rows with a 95 % "
+                                   "interval and paired verdicts against the others. --json prints one document.")
+    _add_data_args(p)
+    p.add_argument("--methods", default=None, help="comma-separated methods to try (default: the portfolio)")
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--json", action="store_true")
@@ -147,10 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_json(payload) -> None:
-    print(json.dumps(payload, indent=2, default=str))
-
-
 def _table(rows: list[dict], columns: Sequence[str]) -> str:
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
@@ -161,7 +166,7 @@ def _table(rows: list[dict], columns: Sequence[str]) -> str:
 def _cmd_models(args) -> int:
     rows = [{**spec.to_dict(), "available_offline": is_available(spec)} for spec in list_models()]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         print(_table(rows, ("name", "kind", "params", "available_offline", "license")))
     return 0
@@ -170,7 +175,7 @@ def _cmd_models(args) -> int:
 def _cmd_methods(args) -> int:
     rows = [entry.to_dict() for entry in list_methods()]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         print(_table([{**r, "kinds": ",".join(r["kinds"])} for r in rows], ("name", "kinds", "description")))
     return 0
@@ -196,7 +201,7 @@ def _cmd_validate(args) -> int:
     report = validate(frame, args.text_column, args.label_column, test_frame=test, shots=args.shots,
                       tokenizer_max_length=args.max_length)
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print("\n".join(report.lines()))
     if report.ok:
@@ -288,17 +293,33 @@ def _run_one(args, method: str, data, test, val, strict: bool) -> dict:
     return {**{k: metrics[k] for k in RESULT_KEYS}, **metrics}
 
 
+def _with_interval(m: dict, key: str) -> str:
+    """A score and, when known, its 95 % interval: "0.750 (0.583-0.917)"."""
+    interval = m.get(f"{key}_ci")
+    return f"{m[key]:.3f}" + (f" ({interval[0]:.3f}-{interval[1]:.3f})" if interval else "")
+
+
 def _summary_line(m: dict) -> str:
-    return (f"{m['method']:<14} {m['model']:<14} accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+    return (f"{m['method']:<14} {m['model']:<14} accuracy {_with_interval(m, 'accuracy')}  "
+            f"macro-F1 {_with_interval(m, 'macro_f1')}  "
             f"train {m['train_seconds']:.1f}s  predict {m['predict_seconds']:.1f}s  "
             f"trainable {m['trainable_params']:,}  run {m['run_id']}")
+
+
+def _print_verdicts(records: list[dict]) -> None:
+    """The paired verdicts (each run against the best) under the table, when there are two runs or more."""
+    verdicts = [record["paired"]["verdict"] for record in records if record.get("paired")]
+    if verdicts:
+        print("can the test set tell them apart? (each run against the best: paired bootstrap + exact McNemar)")
+        for verdict in verdicts:
+            print(f"  {verdict}")
 
 
 def _cmd_run(args) -> int:
     _apply_config_file(args)
     data, test, val = _load(args)
     result = _run_one(args, args.method, data, test, val, strict=True)
-    _print_json(result) if args.json else print(_summary_line(result))
+    print_json(result) if args.json else print(_summary_line(result))
     return 0
 
 
@@ -313,7 +334,7 @@ def _compare_runs(args) -> int:
     comparison = load_comparison(args.runs, RunStore(args.runs_dir))
     records = comparison_records(comparison)
     if args.json:
-        _print_json(records)
+        print_json(records)
         return 0
     print(f"test rows: {comparison.n_test} (split {comparison.test_fingerprint})")
     for record in records:
@@ -321,6 +342,7 @@ def _compare_runs(args) -> int:
     majority = majority_metrics(comparison)
     print(f"{'majority class':<14} {majority['label']:<14} accuracy {majority['accuracy']:.3f}  "
           f"macro-F1 {majority['macro_f1']:.3f}  (always predicts the most common test class)")
+    _print_verdicts(records)
     return 0
 
 
@@ -355,7 +377,7 @@ def _compare_curve(args) -> int:
     payload = run_learning_curve(base, data, sizes, [args.seed + i for i in range(args.seeds)],
                                  RunStore(args.runs_dir), test, val, references,
                                  reference_options=lambda method: _options(args, method, False), echo=echo)
-    _print_json(payload)
+    print_json(payload)
     return 0
 
 
@@ -375,19 +397,57 @@ def _cmd_compare(args) -> int:
         check_supported(get_method(method), spec)
     data, test, val = _load(args)
     results = [_run_one(args, method, data, test, val, strict=False) for method in methods]
+    _add_paired(results, args.runs_dir)
     if args.json:
-        _print_json(results)
+        print_json(results)
     else:
         print(f"test rows: {results[0]['n_test']} (split {results[0]['test_fingerprint']})")
         for result in results:
             print(_summary_line(result))
+        _print_verdicts(results)
     return 0
+
+
+def _add_paired(results: list[dict], runs_dir) -> None:
+    """Give each result its ``paired`` comparison with the best run (null for the best), as form 1 does."""
+    from ..compare.comparison import load_comparison, paired_with_best
+
+    paired = paired_with_best(load_comparison([r["run_id"] for r in results], RunStore(runs_dir)))
+    for result in results:
+        result["paired"] = paired[result["run_id"]].to_dict() if result["run_id"] in paired else None
+
+
+def _cmd_best(args) -> int:
+    from ..compare.best_method import create_search, search_result
+    from ..runs.series import execute_series
+
+    _apply_config_file(args)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    data, test, val = _load(args)
+    base = RunConfig(model=args.model, method="", data_name=Path(args.train).name, text_column=args.text_column,
+                     label_column=args.label_column, test_size=args.test_size, split_seed=args.split_seed,
+                     per_class=args.per_class, device=args.device, val_size=args.val_size,
+                     test_name=Path(args.test).name if args.test else None,
+                     val_name=Path(args.val).name if args.val else None)
+    runs = create_search(base, data, test, val, RunStore(args.runs_dir), methods)
+    echo = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    execute_series(runs, echo=echo)
+    result = search_result(runs)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        for candidate in result.candidates:
+            scores = (f"validation {candidate.val_accuracy:.3f}  test {candidate.accuracy:.3f}"
+                      if candidate.val_accuracy is not None else candidate.error or candidate.status)
+            print(f"{candidate.method:<14} {scores}  run {candidate.run_id}")
+        print("\n".join(result.summary))
+    return 0 if result.picked else 1
 
 
 def _cmd_runs(args) -> int:
     rows = [vars(s) for s in RunStore(args.runs_dir).summaries()]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         print(_table(rows, ("id", "status", "model", "method", "accuracy", "macro_f1")))
     return 0
@@ -414,7 +474,7 @@ def _cmd_predict(args) -> int:
     report = predict_file(run, args.input, args.output, text_column=args.text_column, device=args.device,
                           callback=None if args.quiet else _ProgressPrinter())
     if args.json:
-        _print_json({**report.to_dict(), "output": str(args.output)})
+        print_json({**report.to_dict(), "output": str(args.output)})
     else:
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -423,14 +483,14 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from ..use.export import export_kind, export_run
     from ..runs.store import as_run
+    from ..use.export import export_kind, export_run
 
     run = as_run(args.run, args.runs_dir)
     path = export_run(run, Path(args.to), zip=args.zip)
     files = sorted(p.name for p in path.iterdir()) if path.is_dir() else [path.name]
     if args.json:
-        _print_json({"run_id": run.id, "output": str(path), "kind": export_kind(run.config()["method"]),
+        print_json({"run_id": run.id, "output": str(path), "kind": export_kind(run.config()["method"]),
                      "zip": args.zip, "files": files})
     else:
         print(f"exported run {run.id} to {path}")
@@ -447,7 +507,7 @@ def _cmd_import(args) -> int:
                "method": config["method"], "labels": config["labels"], "accuracy": metrics.get("accuracy"),
                "macro_f1": metrics.get("macro_f1")}
     if args.json:
-        _print_json(payload)
+        print_json(payload)
     else:
         accuracy = f", test accuracy {payload['accuracy']:.3f}" if payload["accuracy"] is not None else ""
         print(f"imported {args.path} as run {run.id} ({config['method']}, {config['model']}{accuracy})")
@@ -455,7 +515,7 @@ def _cmd_import(args) -> int:
 
 
 COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
-            "run": _cmd_run, "compare": _cmd_compare, "runs": _cmd_runs, "predict": _cmd_predict,
+            "run": _cmd_run, "compare": _cmd_compare, "best": _cmd_best, "runs": _cmd_runs, "predict": _cmd_predict,
             "export": _cmd_export, "import": _cmd_import, **CHECK_COMMANDS}
 
 

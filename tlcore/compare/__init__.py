@@ -1,2 +1,48 @@
 """Comparing finished runs on the same test rows: the comparison tables, reliability (calibration), the
-HTML report, and the checks on finished runs (out-of-domain, slices, counterfactual probe, footprint)."""
+HTML report, and the checks on finished runs (out-of-domain, slices, counterfactual probe, footprint: the
+``tlcore.compare.checks`` package)."""
+from .best_method import Candidate, SearchResult, create_search, search_groups, search_result
+from .comparison import (
+    ACCURACY_CI,
+    MACRO_F1_CI,
+    MAJORITY,
+    METRIC_FORMATS,
+    PER_CLASS_FORMAT,
+    VIEW_HELP,
+    VIEWS,
+    ComparedRun,
+    Comparison,
+    comparable_groups,
+    comparison_records,
+    dataset_summary,
+    examples_csv,
+    examples_table,
+    filter_examples,
+    format_table,
+    interval_text,
+    load_comparison,
+    majority_metrics,
+    metrics_table,
+    paired_with_best,
+    per_class_f1,
+    per_class_table,
+    sort_examples,
+    view_problem,
+)
+from .formatting import percent, signed_points
+from .reliability import Reliability, ReliabilityBin, reliability, run_reliability
+from .report import build_report
+
+__all__ = [
+    # the comparison of runs on one test split, and its tables (tlcore.compare.comparison)
+    "ACCURACY_CI", "MACRO_F1_CI", "MAJORITY", "METRIC_FORMATS", "PER_CLASS_FORMAT", "VIEW_HELP", "VIEWS",
+    "ComparedRun", "Comparison", "comparable_groups", "comparison_records", "dataset_summary", "examples_csv",
+    "examples_table", "filter_examples", "format_table", "interval_text", "load_comparison", "majority_metrics",
+    "metrics_table", "paired_with_best", "per_class_f1", "per_class_table", "sort_examples", "view_problem",
+    # "find the best method": a small portfolio of runs, the winner picked on validation rows
+    "Candidate", "SearchResult", "create_search", "search_groups", "search_result",
+    # reliability (calibration) and the HTML report
+    "Reliability", "ReliabilityBin", "build_report", "reliability", "run_reliability",
+    # how numbers are written for people (the report, the CLI and the app alike)
+    "percent", "signed_points",
+]

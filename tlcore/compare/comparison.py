@@ -5,7 +5,10 @@ fingerprint (``config.json`` → ``split.test_fingerprint``) identifies. ``load_
 anything else with a message that names the runs of each test set.
 
 Every table here is what the Compare page, the HTML report and ``tlcore compare RUN_ID ...`` show,
-so they always agree. Light at import time (pandas and numpy only).
+so they always agree. Each run carries 95 % intervals for accuracy and macro-F1 (``accuracy_ci``,
+``macro_f1_ci``; computed from predictions.csv for runs saved before intervals existed), and
+``paired_with_best`` says whether the test set can tell the best run from each other one
+(``tlcore.compare.paired``). Light at import time (pandas and numpy only; scipy when intervals are computed).
 """
 from __future__ import annotations
 
@@ -16,14 +19,18 @@ from typing import Sequence
 import pandas as pd
 
 from ..errors import ConfigError, RunError
+from ..runs.intervals import run_intervals
 from ..runs.metrics import classification_metrics, majority_label
-from ..runs.store import Run, RunStore, RunSummary
+from ..runs.store import Run, RunStore, RunSummary, model_tag, run_clock
+from .paired import PairedComparison, compare_pair
 
 # Display formats shared by the page's table and the report (Python format specs).
 METRIC_FORMATS = {"Accuracy": "{:.1%}", "Macro-F1": "{:.3f}", "Trainable params": "{:,.0f}",
                   "Train time (s)": "{:.1f}", "Predict time / 1,000 (s)": "{:.2f}", "Training rows": "{:,.0f}",
                   "ECE": "{:.3f}"}
 PER_CLASS_FORMAT = "{:.3f}"
+# The intervals' columns in the metrics table: text ("62.5% – 85.0%"), formatted like the score beside them.
+ACCURACY_CI, MACRO_F1_CI = "Accuracy 95 % interval", "Macro-F1 95 % interval"
 MAJORITY = "majority class"
 
 # The per-example views; "fixed"/"broke" compare runs without training (before) and with training (after).
@@ -105,21 +112,17 @@ class Comparison:
         return f"{run.name} · correct"
 
 
-def _model_tag(model: str) -> str:
-    return Path(model).name if "/" in model else model
-
-
 def _run_names(runs: list[tuple[str, dict]]) -> dict[str, str]:
     """Readable, unique names: method · model, then the rows per class, then the creation time, then the id."""
     names = {}
     for run_id, config in runs:
-        name = f"{config.get('method', '?')} · {_model_tag(str(config.get('model', '?')))}"
+        name = f"{config.get('method', '?')} · {model_tag(str(config.get('model', '?')))}"
         if config.get("group"):
             per_class = config.get("per_class")
             seed = (config.get("method_options") or {}).get("seed", 0)
             name += f" · {per_class if per_class else 'all'}/class · seed {seed}"
         names[run_id] = name
-    for suffix in (lambda rid: f"{rid[9:11]}:{rid[11:13]}:{rid[13:15]}", lambda rid: rid[-4:], lambda rid: rid):
+    for suffix in (run_clock, lambda rid: rid[-4:], lambda rid: rid):
         counts: dict[str, int] = {}
         for name in names.values():
             counts[name] = counts.get(name, 0) + 1
@@ -175,8 +178,9 @@ def load_comparison(run_ids: Sequence[str], store: RunStore | None = None) -> Co
             raise RunError(f"run {run.id}'s predictions.csv does not list the same test rows as run "
                            f"{first_run.id}'s; one of them is damaged.")
     names = _run_names([(run.id, config) for run, config, _, _ in loaded])
-    runs = [ComparedRun(id=run.id, name=names[run.id], config=config, metrics=metrics, predictions=predictions,
-                        path=run.path) for run, config, metrics, predictions in loaded]
+    runs = [ComparedRun(id=run.id, name=names[run.id], config=config,
+                        metrics={**metrics, **(run_intervals(metrics, predictions, labels) or {})},
+                        predictions=predictions, path=run.path) for run, config, metrics, predictions in loaded]
     # Every table and chart: best first; ties by macro-F1, then name, so any selection order gives one order.
     runs.sort(key=lambda run: (-(run.metrics.get("accuracy") or 0.0), -(run.metrics.get("macro_f1") or 0.0), run.name))
     info = {**first_config.get("split", {}), "data_name": first_config.get("data_name"),
@@ -202,10 +206,18 @@ def majority_metrics(comparison: Comparison) -> dict:
             **classification_metrics(comparison.gold, [label] * comparison.n_test, comparison.labels)}
 
 
+def interval_text(interval, spec: str) -> str | None:
+    """An interval as display text, each end formatted with ``spec`` ("62.5% – 85.0%"); None when missing."""
+    if not interval or len(interval) != 2:
+        return None
+    return f"{spec.format(interval[0])} – {spec.format(interval[1])}"
+
+
 def metrics_table(comparison: Comparison, ece: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per run, best accuracy first, and the majority-class reference row last.
 
-    ``ece``: expected calibration error per run id, shown as a column when given.
+    ``ece``: expected calibration error per run id, shown as a column when given. The 95 % intervals of
+    accuracy and macro-F1 follow (text, formatted like the scores; empty for the reference row).
     """
     rows = []
     for run in comparison.runs:
@@ -213,6 +225,8 @@ def metrics_table(comparison: Comparison, ece: dict[str, float] | None = None) -
         row = {"Run": run.name, "Accuracy": m.get("accuracy"), "Macro-F1": m.get("macro_f1")}
         if ece is not None:
             row["ECE"] = ece.get(run.id, float("nan"))
+        row.update({ACCURACY_CI: interval_text(m.get("accuracy_ci"), METRIC_FORMATS["Accuracy"]),
+                    MACRO_F1_CI: interval_text(m.get("macro_f1_ci"), METRIC_FORMATS["Macro-F1"])})
         row.update({"Trainable params": m.get("trainable_params"), "Train time (s)": m.get("train_seconds"),
                     "Predict time / 1,000 (s)": m.get("predict_seconds_per_1000"), "Training rows": m.get("n_train"),
                     "Run id": run.id})
@@ -222,6 +236,7 @@ def metrics_table(comparison: Comparison, ece: dict[str, float] | None = None) -
            "Macro-F1": majority["macro_f1"]}
     if ece is not None:
         row["ECE"] = float("nan")  # not a probability model: no calibration (NaN keeps the column numeric)
+    row.update({ACCURACY_CI: None, MACRO_F1_CI: None})
     row.update({"Trainable params": 0, "Train time (s)": 0.0, "Predict time / 1,000 (s)": 0.0, "Training rows": 0,
                 "Run id": "reference: always predicts the test set's most common class"})
     rows.append(row)
@@ -358,14 +373,38 @@ def examples_csv(frame: pd.DataFrame) -> bytes:
     return csv_bytes(frame)
 
 
+# -- can the test set tell them apart? -------------------------------------------------------------------
+def paired_with_best(comparison: Comparison) -> dict[str, PairedComparison]:
+    """Each run other than the best (the first: best accuracy) compared with the best on the same rows,
+    {run id: comparison}; differences are that run − the best run. Empty for a single run.
+
+    Against the best rather than every pair: the question a comparison answers is "is the top run really
+    ahead of each other one?", and k runs give k − 1 verdicts instead of k(k − 1)/2.
+    """
+    if len(comparison.runs) < 2:
+        return {}
+    best = comparison.runs[0]
+    best_predicted = best.predictions["predicted"].astype(str).tolist()
+    return {run.id: compare_pair(comparison.gold, run.predictions["predicted"].astype(str).tolist(), best_predicted,
+                                 comparison.labels, run.name, best.name, run_id=run.id, against_run_id=best.id)
+            for run in comparison.runs[1:]}
+
+
 def comparison_records(comparison: Comparison) -> list[dict]:
-    """One JSON-ready object per run (the CLI's ``compare --json`` shape), in the order given."""
-    keys = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "train_seconds",
-            "predict_seconds", "predict_seconds_per_1000", "trainable_params", "total_params")
+    """One JSON-ready object per run (the CLI's ``compare --json`` shape), in the order given.
+
+    Each carries ``accuracy_ci`` and ``macro_f1_ci`` ([low, high], 95 %) and ``paired``: the paired comparison
+    with the best run (``PairedComparison.to_dict``; null for the best run itself).
+    """
+    keys = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "accuracy_ci",
+            "macro_f1_ci", "train_seconds", "predict_seconds", "predict_seconds_per_1000", "trainable_params",
+            "total_params")
+    paired = paired_with_best(comparison)
     records = []
     for run in comparison.runs:
         record = {key: run.metrics.get(key) for key in keys}
         record.update(run_id=run.id, name=run.name, test_fingerprint=comparison.test_fingerprint,
-                      per_class=_per_class(run, comparison.labels), group=run.group)
+                      per_class=_per_class(run, comparison.labels), group=run.group,
+                      paired=paired[run.id].to_dict() if run.id in paired else None)
         records.append(record)
     return records

@@ -15,9 +15,17 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .comparison import (METRIC_FORMATS, PER_CLASS_FORMAT, Comparison, dataset_summary, format_table,
-    metrics_table, per_class_table)
 from ..runs.store import Run
+from .comparison import (
+    METRIC_FORMATS,
+    PER_CLASS_FORMAT,
+    Comparison,
+    dataset_summary,
+    format_table,
+    metrics_table,
+    paired_with_best,
+    per_class_table,
+)
 
 # Plotly config for the report: no "edit in Chart Studio" link or logo (they would point outside the file).
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
@@ -34,6 +42,7 @@ th { background: #f3f4f6; } td.num { text-align: right; font-variant-numeric: ta
 tr.reference td { color: #6b7280; font-style: italic; }
 pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: .7rem; overflow-x: auto; font-size: .82rem; }
 .figure { margin: .5rem 0 1.5rem; } .note { color: #4b5563; font-size: .9rem; }
+ul.verdicts li { margin: .25rem 0; } ul.verdicts li.clear { font-weight: 600; }
 details summary { cursor: pointer; font-weight: 600; margin: .4rem 0; }
 """
 
@@ -94,6 +103,25 @@ def _run_settings(comparison: Comparison) -> str:
     return "".join(parts)
 
 
+VERDICTS_HEADING = "Can the test set tell them apart?"
+
+
+def verdicts_html(comparison: Comparison) -> str:
+    """The paired verdicts, the best run against each other run, with the rule that produced them."""
+    paired = paired_with_best(comparison)
+    if not paired:
+        return ""
+    clear = ' class="clear"'
+    items = "".join(f"<li{clear if result.clear else ''}>{_escape(result.verdict)}</li>" for result in paired.values())
+    return (f"<h2>{_escape(VERDICTS_HEADING)}</h2>"
+            f"<p class=\"note\">Each run against the best one ({_escape(comparison.runs[0].name)}) on the same "
+            f"{comparison.n_test:,} test rows. A run beats another only when the 95 % paired-bootstrap interval of "
+            "the accuracy difference excludes 0 and the exact McNemar test (on the rows where exactly one run is "
+            "right) gives p &lt; 0.05; otherwise the test set cannot tell them apart, whatever the two accuracies "
+            "say.</p>"
+            f"<ul class=\"verdicts\">{items}</ul>")
+
+
 def build_report(comparison: Comparison, figures: Sequence[tuple[str, Any]] = (), *, title: str | None = None,
                  ece: dict[str, float] | None = None, sections: Sequence[tuple[str, pd.DataFrame]] = (),
                  notes: Sequence[str] = (), checks: bool = True) -> str:
@@ -120,11 +148,13 @@ def build_report(comparison: Comparison, figures: Sequence[tuple[str, Any]] = ()
              "<h2>Results</h2>",
              "<p class=\"note\">Accuracy: share of test rows predicted right. Macro-F1: F1 averaged over classes, "
              "each class counting equally. The majority-class row always predicts the most common test class: "
-             "every useful run should beat it.</p>",
+             "every useful run should beat it. The 95 % intervals come from redrawing the test rows with replacement "
+             "(bootstrap): the fewer the test rows, the wider they are.</p>",
              html_table(shown, numeric=numeric, reference_rows=[len(shown) - 1]),
              "<h3>Per-class precision, recall and F1</h3>",
              html_table(per_class, numeric=[c for c in per_class.columns if c != "Run"],
-                        reference_rows=[len(per_class) - 1])]
+                        reference_rows=[len(per_class) - 1]),
+             verdicts_html(comparison)]
     for heading, table in sections:
         body += [f"<h2>{_escape(heading)}</h2>", html_table(table)]
     if figures:

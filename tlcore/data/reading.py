@@ -309,7 +309,8 @@ def _read_delimited(text: str, name: str, suffix: str, delimiter: str | None, ma
         shown = ", ".join(f"row {r} (lines {a}-{b})" for r, a, b in spanning[:5]) + (
             f" and {len(spanning) - 5} more" if len(spanning) > 5 else "")
         _warn(attrs, "quoted_lines",
-              f"in {name}, {len(spanning)} text{'s' if len(spanning) > 1 else ''} inside quotes span{'s' if len(spanning) == 1 else ''} "
+              f"in {name}, {len(spanning)} text{'s' if len(spanning) > 1 else ''} inside quotes "
+              f"span{'s' if len(spanning) == 1 else ''} "
               f"several lines that look like rows of their own: {shown}. If a quote (\") is not closed there, "
               "close it, otherwise those rows are read as one text; if the texts really span lines, ignore this.",
               [r for r, _, _ in spanning])
@@ -519,7 +520,8 @@ def _read_excel(raw: bytes, name: str, sheet: str | int | None, max_rows: int, a
                                    f"there is no sheet number {index}.")
             chosen = names[index]
         else:
-            matches = [n for n in names if n == sheet] or [n for n in names if n.strip().lower() == sheet.strip().lower()]
+            matches = ([n for n in names if n == sheet]
+                       or [n for n in names if n.strip().lower() == sheet.strip().lower()])
             if not matches:
                 raise DatasetError(f"{name} has no sheet {sheet!r}; its sheets are: {listed}. "
                                    "Choose one of them with --sheet.")

@@ -18,9 +18,9 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
+from ..errors import DatasetError, quoted
 from .labeled import LabeledData, _label_string, guess_columns, make_split
 from .reading import row_numbers, row_word
-from ..errors import DatasetError, quoted
 
 DEFAULT_TOKEN_LIMIT = 128   # the training methods' default max_length
 CHARS_PER_TOKEN = 4         # rough estimate when no tokenizer is given

@@ -25,9 +25,8 @@ DEFAULT_INSTRUCTION = ("Classify the text into exactly one of these labels: {lab
 @functools.lru_cache(maxsize=2)
 def load_causal_lm(folder: str, device: str):
     """The causal LM in eval mode; cached per process and never mutated."""
-    from transformers import AutoModelForCausalLM
-
     import torch
+    from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
 

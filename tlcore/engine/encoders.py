@@ -22,9 +22,8 @@ _cache_lock = threading.Lock()  # the app may embed from several script threads
 @functools.lru_cache(maxsize=2)
 def load_encoder(folder: str, device: str):
     """The bare encoder (no head), in eval mode; cached per process and never mutated."""
-    from transformers import AutoModel
-
     import torch
+    from transformers import AutoModel
 
     # fp32 whatever the folder stores (fp16/bf16 folders are common): CPUs train and infer best in fp32.
     model = AutoModel.from_pretrained(folder, dtype=torch.float32)
@@ -67,8 +66,8 @@ def _encode(texts: Sequence[str], folder: str, device: str, batch_size: int, max
     """Run the encoder: tokenize once, batches of similar token length (they pad little), mean-pool."""
     import torch
 
-    from .models import load_tokenizer
     from .batching import collate, tokenize
+    from .models import load_tokenizer
     from .runtime import free_cores
 
     tokenizer = load_tokenizer(folder)

@@ -112,6 +112,7 @@ class LinearProbe(Method):
                    "below ~30 rows per class.")
     kinds = ("encoder", "decoder")
     trains = True
+    in_portfolio = True
     required_artifacts = ("linear_head.json",)
 
     def _features(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:

@@ -27,6 +27,7 @@ class Lora(PeftMethod):
                    "modest memory.")
     kinds = ("encoder", "decoder")
     use_dora = False
+    in_portfolio = True
     adapter_prefixes = ("lora_",)
 
     def peft_config(self):
@@ -43,6 +44,7 @@ class Dora(Lora):
     when_to_use = ("Prefer it over LoRA when LoRA at a low rank falls short and a somewhat slower step is "
                    "acceptable.")
     use_dora = True
+    in_portfolio = False  # LoRA stands for both in the portfolio; DoRA costs more per step
 
 
 register_method(name="lora", config_cls=LoraMethodConfig, method_cls=Lora)

@@ -5,13 +5,14 @@ with the same ``RunConfig.group`` id. They live in the run store like any other 
 page finds them again after a refresh and every point can be opened, exported or deleted.
 
 - ``create_curve`` makes the runs (refusing a split that would not give the expected test rows);
-- ``start_curve`` executes them one after another in one detached worker process (``python -m
-  tlcore.runs.learning_curve RUN_DIR ...``), each through the runs folder's slots like any run, so the app
-  survives a refresh and the user can cancel; the model loads once for the whole curve;
-- ``execute_curve`` does the same in this process (the CLI);
+- ``start_curve`` executes them one after another in one detached worker process, each through the runs
+  folder's slots like any run, so the app survives a refresh and the user can cancel; the model loads once
+  for the whole curve; ``execute_curve`` does the same in this process (the CLI). A curve is a series of
+  runs (tlcore.runs.series), as a "Find the best method" search is;
 - ``curve_points`` / ``curve_summary`` / ``references`` / ``examples_needed`` read the results:
-  mean and standard deviation across seeds per size, the zero-shot and few-shot runs on the same test
-  rows as flat reference lines, and the smallest size whose mean beats a reference by a margin.
+  mean and standard deviation across seeds per size with a 95 % interval (the band), the zero-shot and
+  few-shot runs on the same test rows as flat reference lines, and the smallest size whose mean beats a
+  reference by a margin.
 
 Light at import time (no torch).
 """
@@ -19,9 +20,6 @@ from __future__ import annotations
 
 import secrets
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,12 +27,18 @@ from typing import Callable, Sequence
 
 from ..data import LabeledData, make_split
 from ..errors import ConfigError, DatasetError, MethodError, RunError, TLCoreError, quoted
-from .create import create_run
 from ..methods import get_method
-from .store import LIVE_STATES, Run, RunConfig, RunStore
+from ..methods import reference_methods as default_references
+from .create import create_run
+from .intervals import run_intervals
+
+# A curve is a series of runs, started, executed and cancelled as one (tlcore.runs.series).
+from .series import cancel_series as cancel_curve  # noqa: F401
+from .series import execute_series as execute_curve
+from .series import start_series as start_curve  # noqa: F401
+from .store import Run, RunConfig, RunStore
 
 ALL = "all"
-REFERENCE_METHODS = ("zero-shot", "few-shot")
 METRICS = ("accuracy", "macro_f1")
 FIRST_SIZE = 8
 
@@ -154,62 +158,6 @@ def references_like(reference: Run, data: LabeledData, model: str, methods: Sequ
     return runs
 
 
-# -- executing -------------------------------------------------------------------------------------
-def start_curve(runs: Sequence[Run]) -> int:
-    """Execute the runs one after another in one detached process; a browser refresh does not stop it."""
-    if not runs:
-        raise RunError("no runs to start.")
-    root = runs[0].path.parent
-    log = open(root / f".{runs[0].config().get('group') or runs[0].id}.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "tlcore.runs.learning_curve", *(str(run.path) for run in runs)],
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    threading.Thread(target=process.wait, daemon=True).start()  # reap it: no zombie in the app process
-    for run in runs:  # a queued run whose process died is then reported as failed, not queued for ever
-        run.update_status(pid=process.pid)
-    return process.pid
-
-
-def execute_curve(runs: Sequence[Run], echo: Callable[[str], None] | None = None,
-                  stop_on_error: bool = False) -> list[dict]:
-    """Execute the runs in order in this process; return the metrics of those that succeeded.
-
-    A cancelled run is skipped. A failed one is recorded in its status.json; with ``stop_on_error`` the
-    remaining runs are then cancelled and the error is raised (the CLI), else the curve goes on (the app).
-    """
-    from .worker import execute
-
-    done = []
-    for index, run in enumerate(runs):
-        if echo:
-            echo(f"run {index + 1}/{len(runs)}: {run.id}")
-        try:
-            done.append(execute(run, echo=echo))
-        except InterruptedError:
-            continue
-        except Exception:
-            if not stop_on_error:
-                continue
-            for later in runs[index + 1:]:
-                later.update_status(status="cancelled", finished=time.time(),
-                                    error=f"not run: run {run.id} of this learning curve failed first")
-            raise
-    return done
-
-
-def cancel_curve(runs: Sequence[Run]) -> int:
-    """Ask every live run of the curve to stop; return how many were asked."""
-    asked = 0
-    for run in runs:
-        try:
-            if run.status().get("status") in LIVE_STATES:
-                run.request_cancel()
-                asked += 1
-        except RunError:
-            continue
-    return asked
-
-
 # -- reading ---------------------------------------------------------------------------------------
 def curve_groups(store: RunStore | None = None, test_fingerprint: str | None = None) -> dict[str, list[Run]]:
     """{group id: its runs, oldest first}, newest group first; only groups on ``test_fingerprint`` if given."""
@@ -261,12 +209,42 @@ def curve_points(runs: Sequence[Run]) -> list[dict]:
                        "seed": (config.get("method_options") or {}).get("seed", 0),
                        "accuracy": metrics["accuracy"], "macro_f1": metrics.get("macro_f1"), "run_id": run.id,
                        "n_train": metrics.get("n_train"), "method": config.get("method"),
-                       "model": config.get("model")})
+                       "model": config.get("model"), **_point_intervals(run, config, metrics)})
     return sorted(points, key=lambda p: (p["per_class"] == ALL, p["x"], p["seed"]))
 
 
+def _point_intervals(run: Run, config: dict, metrics: dict) -> dict:
+    """The run's 95 % intervals (metrics.json, or computed from predictions.csv for older runs); None when unknown."""
+    labels = config.get("labels") or []
+    try:  # predictions.csv is read only when metrics.json has no intervals
+        intervals = run_intervals(metrics, None, labels) or run_intervals(metrics, run.predictions(), labels)
+    except (TLCoreError, OSError, ValueError, KeyError):  # a damaged predictions file: no band at that point
+        intervals = None
+    return intervals or {"accuracy_ci": None, "macro_f1_ci": None}
+
+
+def _band(values: list[float], members: Sequence[dict], metric: str) -> tuple[float | None, float | None, str | None]:
+    """(low, high, what) of the 95 % band at one size.
+
+    Several seeds: the t-interval of the mean across seeds (mean ± t·std/√seeds) — what another set of seeds
+    would likely give; it says nothing of the test rows, which every seed shares. One seed: that run's
+    bootstrap interval over the test rows, the only uncertainty one run can show.
+    """
+    mean = statistics.fmean(values)
+    if len(values) > 1:
+        from scipy.stats import t
+
+        half = float(t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / len(values) ** 0.5
+        return max(0.0, mean - half), min(1.0, mean + half), "seeds"
+    interval = members[0].get(f"{metric}_ci")
+    if interval:
+        return float(interval[0]), float(interval[1]), "test rows"
+    return None, None, None
+
+
 def curve_summary(points: Sequence[dict], metric: str = "accuracy") -> list[dict]:
-    """Per size: mean and standard deviation across seeds (sample std, 0 for a single seed), in size order."""
+    """Per size: mean and standard deviation across seeds (sample std, 0 for a single seed), and a 95 % band
+    (``low``, ``high``; ``band`` says whether it is across seeds or, with one seed, over test rows), in size order."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}.")
     by_size: dict = {}
@@ -277,17 +255,20 @@ def curve_summary(points: Sequence[dict], metric: str = "accuracy") -> list[dict
         values = [float(p[metric]) for p in members if p.get(metric) is not None]
         if not values:
             continue
+        low, high, band = _band(values, [p for p in members if p.get(metric) is not None], metric)
         rows.append({"per_class": per_class, "x": statistics.fmean(p["x"] for p in members),
                      "n_train": statistics.fmean(p["n_train"] or 0 for p in members), "seeds": len(values),
                      "metric": metric, "mean": statistics.fmean(values),
                      "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                     "min": min(values), "max": max(values)})
+                     "min": min(values), "max": max(values), "low": low, "high": high, "band": band})
     return sorted(rows, key=lambda r: (r["per_class"] == ALL, r["x"]))
 
 
 def references(store: RunStore | None, test_fingerprint: str, model: str | None = None,
-               methods: Sequence[str] = REFERENCE_METHODS) -> list[dict]:
-    """The newest finished run of each reference method (and model) on the same test rows, outside any curve."""
+               methods: Sequence[str] | None = None) -> list[dict]:
+    """The newest finished run of each reference method (and model) on the same test rows, outside any curve;
+    ``methods`` defaults to the methods that learn nothing from labels (zero-shot, few-shot)."""
+    methods = default_references() if methods is None else methods
     store = store or RunStore()
     found: dict[tuple[str, str], dict] = {}
     for summary in store.summaries():  # newest first
@@ -324,14 +305,17 @@ def curve_payload(runs: Sequence[Run], refs: Sequence[dict]) -> dict:
     accuracy = curve_summary(points, "accuracy")
     macro = {row["per_class"]: row for row in curve_summary(points, "macro_f1")}
     summary = [{"per_class": row["per_class"], "n_train": row["n_train"], "seeds": row["seeds"], "mean": row["mean"],
-                "std": row["std"], "macro_f1_mean": macro.get(row["per_class"], {}).get("mean"),
-                "macro_f1_std": macro.get(row["per_class"], {}).get("std")} for row in accuracy]
+                "std": row["std"], "ci": [row["low"], row["high"]] if row["band"] else None, "band": row["band"],
+                "macro_f1_mean": macro.get(row["per_class"], {}).get("mean"),
+                "macro_f1_std": macro.get(row["per_class"], {}).get("std"),
+                "macro_f1_ci": ([macro[row["per_class"]]["low"], macro[row["per_class"]]["high"]]
+                                if macro.get(row["per_class"], {}).get("band") else None)} for row in accuracy]
     config = runs[0].config() if runs else {}
     return {"group": config.get("group"), "method": config.get("method"), "model": config.get("model"),
             "test_fingerprint": config.get("split", {}).get("test_fingerprint"),
             "n_test": config.get("split", {}).get("n_test"), "metric": "accuracy",
-            "points": [{key: p[key] for key in ("per_class", "seed", "accuracy", "macro_f1", "run_id", "n_train")}
-                       for p in points],
+            "points": [{key: p[key] for key in ("per_class", "seed", "accuracy", "macro_f1", "accuracy_ci",
+                                                "macro_f1_ci", "run_id", "n_train")} for p in points],
             "summary": summary,
             "references": {r["method"]: {key: r[key] for key in ("accuracy", "macro_f1", "run_id", "model")}
                            for r in refs}}
@@ -339,7 +323,7 @@ def curve_payload(runs: Sequence[Run], refs: Sequence[dict]) -> dict:
 
 def run_learning_curve(base: RunConfig, data: LabeledData, sizes: Sequence[int | None], seeds: Sequence[int],
                        store: RunStore | None = None, test: LabeledData | None = None,
-                       val: LabeledData | None = None, reference_methods: Sequence[str] = REFERENCE_METHODS,
+                       val: LabeledData | None = None, reference_methods: Sequence[str] | None = None,
                        reference_options: Callable[[str], dict] | None = None,
                        echo: Callable[[str], None] | None = None) -> dict:
     """The whole curve in this process (the CLI): the runs, then any missing reference run; the JSON payload.
@@ -347,6 +331,7 @@ def run_learning_curve(base: RunConfig, data: LabeledData, sizes: Sequence[int |
     A reference (zero-shot, few-shot) already finished on the same test rows with the same model is reused.
     """
     store = store or RunStore()
+    reference_methods = default_references() if reference_methods is None else reference_methods
     for method in reference_methods:
         get_method(method)  # an unknown name fails before any work
     runs = create_curve(base, data, sizes, seeds, store, test, val)
@@ -367,17 +352,3 @@ def run_learning_curve(base: RunConfig, data: LabeledData, sizes: Sequence[int |
             if echo:
                 echo(f"reference {method} failed: {exc}")
     return curve_payload(runs, references(store, fingerprint, base.model, reference_methods))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tlcore.runs.learning_curve RUN_DIR ...``: execute the runs in order (what ``start_curve`` starts)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print("usage: python -m tlcore.runs.learning_curve RUN_DIR [RUN_DIR ...]", file=sys.stderr)
-        return 2
-    execute_curve([Run(Path(path)) for path in argv], echo=lambda message: print(message, flush=True))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

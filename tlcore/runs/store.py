@@ -120,6 +120,7 @@ class RunConfig:
     test_name: str | None = None  # a separate test file's name (then test_size is not used)
     val_name: str | None = None  # a separate validation file's name
     group: str | None = None  # runs made together (a learning curve) share this id; None for a single run
+    search: str | None = None  # runs of one "Find the best method" search share this id
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ResourceError, TLCoreError
-from .metrics import classification_metrics, predicted_labels
-from ..methods import Callback, check_supported, get_method
 from ..engine.models import choose_device, model_folder, resolve_model
 from ..engine.resources import estimate_memory
+from ..errors import ResourceError, TLCoreError
+from ..methods import Callback, check_supported, get_method
+from .intervals import score_intervals
+from .metrics import classification_metrics, predicted_labels
 from .store import Run, run_slot, write_json_atomic
 
 
@@ -103,6 +104,13 @@ def _execute(run: Run, echo=None) -> dict:
         predict_started = time.perf_counter()
         proba = method.predict_proba(split.test.texts, callback)
         predict_seconds = time.perf_counter() - predict_started
+        # The validation rows, scored after the test rows (a zero-/few-shot method fixes its calibration on the
+        # first texts it scores): what "Find the best method" picks by, so the test rows never choose.
+        val_metrics = {}
+        if len(split.val):
+            val_predicted = predicted_labels(method.predict_proba(split.val.texts, callback), split.labels)
+            val_scores = classification_metrics(split.val.labels, val_predicted, split.labels)
+            val_metrics = {"val_accuracy": val_scores["accuracy"], "val_macro_f1": val_scores["macro_f1"]}
 
         method.save(run.path / "artifacts")
         write_json_atomic(run.path / "artifacts" / "labels.json", split.labels)
@@ -113,6 +121,8 @@ def _execute(run: Run, echo=None) -> dict:
             "run_id": run.id, "model": config["model"], "method": config["method"], "device": device,
             "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "labels": split.labels,
             **classification_metrics(split.test.labels, predicted, split.labels),
+            # 95 % bootstrap intervals over the test rows (seeded: the Compare page recomputes the same).
+            **score_intervals(split.test.labels, predicted, split.labels),
             "train_seconds": train_seconds, "predict_seconds": predict_seconds,
             "predict_seconds_per_1000": 1000 * predict_seconds / max(1, len(split.test)),
             "total_seconds": time.perf_counter() - started,
@@ -122,7 +132,7 @@ def _execute(run: Run, echo=None) -> dict:
             "epochs_completed": training.epochs_completed if training else 0,
             "early_stopped": bool(training and training.early_stopped),
             "best_epoch": training.best_epoch if training else None,
-            "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"),
+            "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"), **val_metrics,
         }
         write_json_atomic(run.path / "metrics.json", metrics)
         run.update_status(status="succeeded", finished=time.time(), stage="done", error=None)

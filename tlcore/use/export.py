@@ -13,8 +13,9 @@
 Every export has a model card (README.md) with a working "How to load" snippet, and never holds a
 pickle file. A ``transferlab/`` folder keeps the run's record (config.json, metrics.json, the test
 split's predictions.csv, events.jsonl and, for JSON methods, the method's own state files) so that
-``tlcore import`` can bring the export back as a run; nothing outside TransferLab needs it. The tokenizer's ``model_max_length`` is set to the length the run used, so
-``truncation=True`` cuts texts exactly where training and evaluation did.
+``tlcore import`` can bring the export back as a run; nothing outside TransferLab needs it. The tokenizer's
+``model_max_length`` is set to the length the run used, so ``truncation=True`` cuts texts exactly where training
+and evaluation did.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ import zipfile
 from pathlib import Path
 
 from ..errors import ExportError, TLCoreError
-from .predict import check_usable
 from ..runs.store import Run
+from .predict import check_usable
 
 # Public Hugging Face ids of the bundled models (the bundled copies are these models).
 HUB_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2",
@@ -249,8 +250,8 @@ def _train_counts(run: Run) -> dict[str, int]:
 
 
 def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
-    from ..methods import get_method
     from ..engine.models import resolve_model
+    from ..methods import get_method
 
     method, labels = config["method"], list(config["labels"])
     entry = get_method(method)

@@ -31,8 +31,8 @@ import zlib
 from pathlib import Path
 
 from ..errors import ExportError, RunError, TLCoreError, quoted
-from .export import RECORD_DIR, RECORD_FILES, export_kind
 from ..runs.store import Run, RunStore, new_run_id, write_json_atomic
+from .export import RECORD_DIR, RECORD_FILES, export_kind
 
 # Caps for an untrusted archive. A full fine-tuned SmolLM2-135M in float32 is about 0.55 GB.
 MAX_FILES = 500
@@ -150,7 +150,8 @@ def _unzip(archive: Path, dest: Path, name: str) -> None:
                 raise ExportError(f"{name} has a symbolic link {relative!r}; exports never hold links. Refusing "
                                   "the archive.")
             if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
-                raise ExportError(f"{name} has {relative!r}, which is not a plain file or folder; refusing the archive.")
+                raise ExportError(f"{name} has {relative!r}, which is not a plain file or folder; refusing the "
+                                  "archive.")
             if info.flag_bits & 0x1:
                 raise ExportError(f"{name} is encrypted ({relative!r}); import an unencrypted export.")
             if info.is_dir() or _ignored(relative.rstrip("/")):
@@ -272,7 +273,7 @@ def _check_export(root: Path, name: str) -> dict:
         raise ExportError(f"{name}: {RECORD_DIR}/config.json has no {', '.join(map(repr, missing))}; the export is "
                           "damaged, export the run again.")
     labels = config["labels"]
-    if (not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(l, str) and l for l in labels)
+    if (not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(label, str) and label for label in labels)
             or len(set(labels)) != len(labels)):
         raise ExportError(f"{name}: the labels in {RECORD_DIR}/config.json must be two or more different "
                           f"non-empty texts; found {labels!r}.")

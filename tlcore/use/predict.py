@@ -114,8 +114,8 @@ def load_method(run: Run, device: str = "auto"):
 
     Raises RunError when the run did not succeed or its artifacts are missing or damaged.
     """
-    from ..methods import check_supported, get_method
     from ..engine.models import choose_device, model_folder, resolve_model
+    from ..methods import check_supported, get_method
 
     config = check_usable(run)
     spec = resolve_model(config["model"])

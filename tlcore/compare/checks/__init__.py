@@ -11,8 +11,17 @@
 
 Light at import time (no torch): models load inside the functions that need them.
 """
-from .counterfactual import (DEFAULT_PAIRS, ProbeResult, Swapper, format_pairs, load_probes, parse_pairs,
-    probe_counterfactual, saved_probe, sensitivity_verdicts)
+from .counterfactual import (
+    DEFAULT_PAIRS,
+    ProbeResult,
+    Swapper,
+    format_pairs,
+    load_probes,
+    parse_pairs,
+    probe_counterfactual,
+    saved_probe,
+    sensitivity_verdicts,
+)
 from .footprint import Footprint, FootprintAssumptions, compare_compute, compute_footprint, energy_kwh, explain
 from .ood import SENTIMENT_DOMAINS, OODResult, evaluate_ood, load_evaluations, match_labels, prepare
 from .report_section import checks_html_section, flops_text

@@ -67,8 +67,8 @@ def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
             raise ConfigError(f"pair {pair[0]}:{pair[1]} swaps a word with itself.")
         for term in pair:
             if not _TERM.match(term):
-                raise ConfigError(f"term {quoted(term)} in pair {quoted(pair[0] + ':' + pair[1])} must be a word or words (letters, "
-                                  "digits, spaces, apostrophes, hyphens).")
+                raise ConfigError(f"term {quoted(term)} in pair {quoted(pair[0] + ':' + pair[1])} must be a word or "
+                                  "words (letters, digits, spaces, apostrophes, hyphens).")
             key = term.casefold()
             if key in seen:
                 other = seen[key]

@@ -16,9 +16,9 @@ from typing import Mapping
 import pandas as pd
 
 from ...data import LabeledData, guess_columns, read_table, to_labeled
+from ...data.samples import SAMPLES_DIR
 from ...errors import DatasetError
 from ...runs.store import Run
-from ...data.samples import SAMPLES_DIR
 from . import store
 
 # The built-in example: three review domains with the same two labels (tlcore/data/bundled/SAMPLES.md).

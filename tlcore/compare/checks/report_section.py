@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ...errors import TLCoreError
-from ..formatting import escape, html_table, percent, signed_points
 from ...runs.store import Run
+from ..formatting import escape, html_table, percent, signed_points
 from .counterfactual import load_probes, sensitivity_verdicts
 from .footprint import Footprint, FootprintAssumptions, compare_compute, compute_footprint, explain
 from .ood import load_evaluations
@@ -95,7 +95,8 @@ def _probes(runs: Sequence[Run]) -> str:
         out += "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in verdicts) + "</ul>"
     for r in results:
         if r.flipped:
-            items = "".join(f"<li>{escape(f['text'])} → {escape(f['swapped'])}: {escape(f['before'])} → {escape(f['after'])}"
+            items = "".join(f"<li>{escape(f['text'])} → {escape(f['swapped'])}: "
+                            f"{escape(f['before'])} → {escape(f['after'])}"
                             f" (Δ {f['delta']:+.2f})</li>" for f in r.flipped[:EXAMPLES_PER_RUN])
             out += f"<h4>Flipped by {escape(r.method)} · {escape(r.model)}</h4><ul>{items}</ul>"
     return out + "<p>Pairs: " + escape("; ".join(f"{a}/{b}" for a, b in results[0].pairs)) + ".</p>"

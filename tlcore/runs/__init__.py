@@ -1,0 +1,41 @@
+"""Step 3, the runs: a run folder per run (store), creating one from data and a config (create), the worker
+process that trains and evaluates it (worker), what a run will cost before it starts (planning), its metrics,
+and learning curves (a group of runs over training-set sizes and seeds on one test split)."""
+from .create import create_run, method_options
+from .learning_curve import (
+    ALL,
+    cancel_curve,
+    create_curve,
+    curve_groups,
+    curve_like,
+    curve_points,
+    curve_status,
+    curve_summary,
+    default_sizes,
+    examples_needed,
+    execute_curve,
+    parse_sizes,
+    references,
+    references_like,
+    run_learning_curve,
+    start_curve,
+)
+from .metrics import classification_metrics, row_normalized
+from .planning import MethodPlan, plan_method
+from .series import cancel_series, execute_series, start_series
+from .store import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, model_tag, run_clock, start_worker
+from .worker import execute
+
+__all__ = [
+    # a run: create it, start it in a worker process (or execute it here), find it again
+    "FINAL_STATES", "LIVE_STATES", "Run", "RunConfig", "RunStore", "RunSummary", "create_run", "execute",
+    "method_options", "model_tag", "run_clock", "start_worker",
+    # before a run: its planned parameters, FLOPs, memory and time; after it: its metrics
+    "MethodPlan", "classification_metrics", "plan_method", "row_normalized",
+    # a series of runs in one worker process (learning curves, "find the best method")
+    "cancel_series", "execute_series", "start_series",
+    # learning curves (tlcore.runs.learning_curve; ALL is the "all rows per class" size)
+    "ALL", "cancel_curve", "create_curve", "curve_groups", "curve_like", "curve_points", "curve_status",
+    "curve_summary", "default_sizes", "examples_needed", "execute_curve", "parse_sizes", "references",
+    "references_like", "run_learning_curve", "start_curve",
+]
