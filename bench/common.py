@@ -28,6 +28,7 @@ DATASET_FILES = {  # name -> (file with the training pool, separate test file or
     "trec": ("trec/trec_train.csv", "trec/trec_test.csv"),
     "rt_polarity": ("rt_polarity/rt_polarity_all.csv", None),
     "subj": ("subj/subj_all.csv", None),
+    "yelp": ("uci_sentiment_labelled/yelp_all.csv", None),
 }
 
 

@@ -1,14 +1,15 @@
-"""The method menu's table (issue 4): every model x method on sms_spam and trec at 64 training rows per class.
+"""The method menu's table (issues 4, 18): every model x method on the shared datasets (sms_spam, trec, rt_polarity,
+subj, yelp) at 64 training rows per class.
 
 Each cell is the command a user types, run in its own process with the defaults the app uses:
 
     tlcore run --train sms_spam/sms_spam_all.csv --test-size 500 --model M --method X --per-class 64 --json
     tlcore run --train trec/trec_train.csv --test trec/trec_test.csv --model M --method X --per-class 64 --json
 
-few-shot on minilm gets ``--shots 64`` (a prototype of every row; smollm2 keeps K=4 examples per class in
+few-shot runs at its default too (minilm: a prototype of every training row; smollm2: K=4 examples per class in
 its prompt), and zero-shot and few-shot get ``--label-description`` for each terse label name ("ham",
-"DESC", ...), as the app's users write them; they were written once, not tuned on the test rows. Reported per cell: accuracy,
-macro-F1, trainable / total parameters, wall time of the whole command (import, load, train, predict 500 test
+"DESC", ...), as the app's users write them; they were written once, not tuned on the test rows. Reported per cell:
+accuracy, macro-F1, trainable / total parameters, wall time of the whole command (import, load, train, predict 500 test
 rows) and the process's peak RSS; per dataset: the majority-class baseline on the same test rows.
 
     .venv/bin/python bench/method_table.py                        # everything (~1.5 h on 2 cores; smollm2 is most)
@@ -44,6 +45,10 @@ DESCRIPTIONS = {
              "HUM": "a question asking who: a person or group",
              "LOC": "a question asking where: a place or location",
              "NUM": "a question asking how many, how much or when: a number or date"},
+    "rt_polarity": {"negative": "a negative movie review", "positive": "a positive movie review"},
+    "subj": {"objective": "an objective description of what happens in a movie's plot",
+             "subjective": "a subjective opinion about a movie"},
+    "yelp": {"negative": "a negative restaurant review", "positive": "a positive restaurant review"},
 }
 OUT = common.RESULTS / "method_table.json"
 
@@ -57,8 +62,6 @@ def data_args(dataset: str) -> list[str]:
 def cell(dataset: str, model: str, method: str, runs: Path) -> dict:
     args = ["run", *data_args(dataset), "--model", model, "--method", method, "--per-class", "64",
             "--runs-dir", str(runs), "--json", "--quiet"]
-    if method == "few-shot" and model == "minilm":
-        args += ["--shots", "64"]  # the encoder averages every row into its class prototype; the decoder keeps K=4
     if method in ("zero-shot", "few-shot"):
         for label, text in DESCRIPTIONS[dataset].items():
             args += ["--label-description", f"{label}={text}"]
@@ -78,6 +81,8 @@ def cell(dataset: str, model: str, method: str, runs: Path) -> dict:
             "beats_majority_f1": result["macro_f1"] > majority["macro_f1"],
             "trainable_params": result["trainable_params"], "total_params": result["total_params"],
             "n_train": result["n_train"], "n_test": result["n_test"], "epochs": result.get("epochs"),
+            "epochs_completed": result.get("epochs_completed"), "early_stopped": result.get("early_stopped"),
+            "schedule": result.get("schedule"), "n_val": result.get("n_val"),
             "train_seconds": result["train_seconds"], "wall_s": wall, "peak_rss_mb": result["peak_rss_mb"],
             "load_average_at_start": round(load, 2), "command": "tlcore " + " ".join(
                 a if " " not in a else repr(a) for a in args if not a.startswith(("/tmp", str(runs))))}
@@ -131,10 +136,10 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="every model x method on sms_spam and trec at 64 rows per class")
+    parser = argparse.ArgumentParser(description="every model x method on the shared datasets at 64 rows per class")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--datasets", default="sms_spam,trec")
+    parser.add_argument("--datasets", default=",".join(DESCRIPTIONS))
     args = parser.parse_args(argv)
     chosen = [(d, m, x) for d in args.datasets.split(",") for m in args.models.split(",")
               for x in args.methods.split(",")]

@@ -184,6 +184,8 @@ def split_preview(data: LabeledData, split: dict, test: dict | None = None) -> S
         tests = f"Test rows: your file **{test['name']}** ({len(made.test):,} rows)"
     st.caption(f"Split: **{len(made.train):,}** training rows ({per_class}) · **{len(made.val):,}** validation · "
                f"{tests}.")
+    if made.info.get("val_policy"):  # why the validation split has this size (none at all for small data)
+        st.caption(f"Validation: {made.info['val_policy']}")
     return made
 
 

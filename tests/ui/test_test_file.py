@@ -83,8 +83,9 @@ def test_train_page_split_uses_the_test_file(tmp_path, monkeypatch, with_test_fi
     preview = texts(at.caption)
     assert "Test rows: your file **leak_test.csv** (18 rows)" in preview
     assert not any(n.key == tlui.TRAIN_W_TEST_SIZE for n in at.number_input)  # no test size to choose
-    # all 40 rows of the data are for training and validation (10 % validation, stratified: 4 rows)
-    assert "**36** training rows" in preview and "**4** validation" in preview
+    # all 40 rows of the data train: a 10 % validation hold-out (4 rows) would be too few to judge early stopping
+    assert "**40** training rows" in preview and "**0** validation" in preview
+    assert "Validation: no validation rows: a 10% hold-out would be 4 of only 40 training rows" in preview
 
     data = tlcore.to_labeled(at.session_state[tlui.DATA_FRAME], "text", "label", name="leak_train.csv")
     test = at.session_state[tlui.DATA_TEST]["data"]

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from ..errors import DatasetError, quoted
-from .labeled import LabeledData, _label_string, guess_columns, make_split
+from .labeled import LabeledData, _label_string, guess_columns, make_split, rows_taken
 from .reading import row_numbers, row_word
 
 DEFAULT_TOKEN_LIMIT = 128   # the training methods' default max_length
@@ -344,25 +344,26 @@ def _check_classes(data, counts, numbers, has_test, shots, word, report, scores)
             "be useful. Judge models by macro-F1 too, and consider more rows of the smaller classes or "
             "balanced class weights."), [], {"majority_class": majority, "majority_share": round(share, 4)}))
     if shots:
-        available = _training_rows_per_class(data)
+        available, where = _training_rows_per_class(data)
         short = {label: n for label, n in sorted(available.items()) if n < shots}
         if short:
             listed = ", ".join(f"{label!r} ({n})" for label, n in list(short.items())[:SHOW])
             report.warnings.append(Issue("shots_short", (
-                f"{shots} shots per class were asked, but after the default test and validation hold-out "
+                f"{shots} shots per class were asked, but with the default split ({where}) "
                 f"{_plural(len(short), 'class has', 'classes have')} fewer training rows: {listed}. "
                 "They will get fewer examples; lower --shots or add rows to those classes."),
                 sorted(n for label in short for n in by_label[label]), {"training_rows": short}))
 
 
-def _training_rows_per_class(data: LabeledData) -> dict[str, int]:
+def _training_rows_per_class(data: LabeledData) -> tuple[dict[str, int], str]:
+    """Training rows per class under the default split, and which splits took the others (for the message)."""
     counts = Counter(data.labels)
     try:
         split = make_split(data)
     except DatasetError:
-        return {label: n - max(1, round(n * 0.2)) for label, n in counts.items()}
+        return {label: n - max(1, round(n * 0.2)) for label, n in counts.items()}, "a 20 % test hold-out"
     available = Counter(split.train.labels)
-    return {label: available.get(label, 0) for label in counts}
+    return {label: available.get(label, 0) for label in counts}, rows_taken(split)
 
 
 def _check_label_variants(labels, numbers, label_column, word, report) -> None:

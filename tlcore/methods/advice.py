@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 # What `tlcore compare --train ...` runs when no --methods are given: the floor (zero-shot), what a few examples
 # buy (few-shot) and the default fine-tuning method.
 DEFAULT_COMPARISON = ("zero-shot", "few-shot", "lora")

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..data import LabeledData
 from ..engine.callbacks import Callback
-from ..errors import ConfigError, MethodError
 from ..engine.models import ModelSpec
+from ..errors import ConfigError, MethodError
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
@@ -84,8 +84,9 @@ class MethodConfig:
 class TrainingConfig(MethodConfig):
     """Options every fine-tuning method shares."""
 
-    epochs: int = option(0, "Passes over the training split; 0 picks enough for about 60 optimisation steps "
-                            "(between 3 and 20 passes), so small datasets still train long enough.", min=0, max=100)
+    epochs: int = option(0, "Passes over the training split; 0 (auto) plans enough for about 300 optimisation "
+                            "steps (3 to 100 passes), so small datasets train long enough, and stops early when the "
+                            "validation split (30 rows or more) stops improving.", min=0, max=100)
     lr: float = option(5e-4, "Peak learning rate (AdamW; linear warm-up then linear decay).", min=1e-7, max=1.0)
     batch_size: int = option(16, "Examples per optimisation step.", min=1, max=512)
     max_length: int = option(128, "Tokens per text; longer texts are cut.", min=8, max=4096)
@@ -93,8 +94,9 @@ class TrainingConfig(MethodConfig):
     warmup_ratio: float = option(0.1, "Share of steps spent warming the learning rate up.", min=0.0, max=0.9)
     class_weights: str = option("none", "balanced: weight the loss of each class inversely to its frequency, so a "
                                         "rare class counts as much as a common one.", choices=("none", "balanced"))
-    early_stopping: int = option(0, "Stop when the validation loss has not improved for this many epochs and keep "
-                                    "the best epoch's weights (0: off).", min=0, max=50)
+    early_stopping: int = option(-1, "Stop when the validation loss has not improved for this many evaluations and "
+                                     "keep the best evaluation's weights; 0: off; -1 (auto): on, 3 evaluations, when "
+                                     "epochs is auto and the validation split has at least 30 rows.", min=-1, max=50)
 
 
 @dataclass
@@ -142,6 +144,8 @@ class Method(ABC):
     takes_epochs: ClassVar[bool] = False  # True when fit() takes gradient steps in passes over the rows
     # How the method uses labeled rows, as the app groups methods: "zero-shot", "few-shot" or "fine-tuned".
     family: ClassVar[str] = "fine-tuned"
+    # Tried by "Find the best method": a small portfolio that covers the families at a bounded cost.
+    in_portfolio: ClassVar[bool] = False
     # What an export holds: "peft" (an adapter), "model" (a whole model folder) or "json" (method.json).
     export_kind: ClassVar[str] = "json"
     # Files save() writes into artifacts/, checked before anything loads (a damaged run fails clearly).
@@ -272,6 +276,12 @@ def get_method(name: str) -> MethodEntry:
 
 def list_methods() -> list[MethodEntry]:
     return list(_REGISTRY.values())
+
+
+def portfolio(model_kind: str) -> tuple[str, ...]:
+    """The methods "Find the best method" tries on a model of this kind, cheapest first."""
+    return tuple(entry.name for entry in _REGISTRY.values()
+                 if entry.method_cls.in_portfolio and model_kind in entry.kinds)
 
 
 def reference_methods() -> tuple[str, ...]:

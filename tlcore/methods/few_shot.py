@@ -2,29 +2,45 @@
 
 - decoder: the examples are placed in the prompt as earlier chat turns (in-context learning),
   then labels are scored as in zero-shot, with the same calibration.
-- encoder: class prototypes, the mean embedding of each class's K examples; a text goes to the
+- encoder: class prototypes, the mean embedding of each class's K examples (by default every training
+  row: a prototype costs one forward pass per row, and more rows make a better mean); a text goes to the
   nearest prototype by cosine similarity.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..data import LabeledData
-from ..errors import DatasetError
-from ..engine.decoder_scoring import Demonstration
 from ..engine.callbacks import Callback
-from .base import option, register_method
+from ..engine.decoder_scoring import Demonstration
+from ..errors import DatasetError
+from .base import FlopEstimate, Workload, option, register_method
 from .export_snippets import PROTOTYPE_BODY
 from .zero_shot import PromptScoring, PromptScoringConfig
+
+# K when shots is 0 ("auto"): a decoder's prompt grows with K (its cost too), an encoder's prototype does not.
+DECODER_SHOTS = 4
+# What few-shot runs saved before "auto" existed used, whatever model: 4 per class.
+SHOTS_BEFORE_AUTO = 4
 
 
 @dataclass
 class FewShotConfig(PromptScoringConfig):
-    shots: int = option(4, "Labeled examples per class (K) put in the prompt or averaged into a prototype.",
-                        min=1, max=64)
+    shots: int = option(0, "Labeled examples per class (K) put in the prompt or averaged into a prototype; 0 (auto): "
+                           "every training row for an encoder, 4 per class for a decoder (its prompt grows with K).",
+                        min=0, max=64)
+
+
+def resolve_shots(shots: int | None, model_kind: str) -> int | None:
+    """Examples per class a run takes: the configured K, or for 0 every row (None) on an encoder, DECODER_SHOTS on a
+    decoder."""
+    if shots:
+        return int(shots)
+    return DECODER_SHOTS if model_kind == "decoder" else None
 
 
 class FewShot(PromptScoring):
@@ -34,17 +50,18 @@ class FewShot(PromptScoring):
                    " buy over zero-shot.")
     kinds = ("encoder", "decoder")
     family = "few-shot"
+    in_portfolio = True
     encoder_snippet_body = PROTOTYPE_BODY
 
     @classmethod
     def check_data(cls, class_counts: dict[str, int], options: dict) -> None:
         shots = options.get("shots")
-        if shots is None:
+        if not shots:  # auto: an encoder takes every row, a decoder up to DECODER_SHOTS (fewer when a class is short)
             return
         short = {label: n for label, n in class_counts.items() if n < shots}
         if short:
             raise DatasetError(f"few-shot needs {shots} training examples per class, but these classes have "
-                               f"fewer after the test split: {short}; lower --shots or add rows.")
+                               f"fewer training rows: {short}; lower --shots or add rows.")
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
         self._record_prior(train, val)
@@ -54,10 +71,27 @@ class FewShot(PromptScoring):
             rows = [i for i, y in enumerate(train.labels) if y == label]
             if not rows:
                 raise DatasetError(f"class {label!r} has no training rows to take few-shot examples from.")
-            chosen.extend(int(i) for i in rng.permutation(rows)[: self.config.shots])
+            chosen.extend(int(i) for i in rng.permutation(rows)[: resolve_shots(self.config.shots,
+                                                                                 self.model_spec.kind)])
         chosen = [int(i) for i in rng.permutation(chosen)]  # interleave classes in the prompt
         self.shots = [Demonstration(train.texts[i], train.labels[i]) for i in chosen]
         self._prepare()
+
+    @classmethod
+    def options_ran_with(cls, artifacts: Path) -> dict:
+        options = super().options_ran_with(artifacts)
+        if options and "shots" not in options:  # saved before its config was stored: K was 4
+            options["shots"] = SHOTS_BEFORE_AUTO
+        return options
+
+    @classmethod
+    def encoded_training_texts(cls, work: Workload, options: dict) -> int:
+        shots = resolve_shots(options.get("shots"), work.model_kind)
+        return work.n_train if shots is None else min(work.n_train, shots * work.n_labels)
+
+    @classmethod
+    def estimate_flops(cls, work: Workload, options: dict) -> FlopEstimate:
+        return super().estimate_flops(work, {**options, "shots": resolve_shots(options.get("shots"), work.model_kind)})
 
     def _demonstrations(self) -> list[Demonstration]:
         return self.shots
@@ -76,11 +110,17 @@ class FewShot(PromptScoring):
         return self._encoder_proba(texts, callback, self.prototypes)
 
     def _state(self) -> dict:
-        return {**super()._state(), "shots": [{"text": d.text, "label": d.label} for d in self.shots]}
+        state = {**super()._state(), "shots": [{"text": d.text, "label": d.label} for d in self.shots]}
+        if self.model_spec.kind == "encoder":  # every training row by default: reloading need not embed them again
+            state["prototypes"] = np.asarray(self.prototypes).tolist()
+        return state
 
     def _restore(self, state: dict) -> None:
         self.shots = [Demonstration(d["text"], d["label"]) for d in state["shots"]]
-        self._prepare()
+        if self.model_spec.kind == "encoder" and state.get("prototypes") is not None:
+            self.prototypes = np.asarray(state["prototypes"], dtype=np.float32)  # as computed: exact
+        else:  # a decoder, or an encoder run saved before prototypes were stored
+            self._prepare()
         super()._restore(state)
 
 

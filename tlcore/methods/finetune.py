@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.callbacks import Callback
 from ..engine.models import count_parameters, load_tokenizer
 from ..engine.training import predict_logits, train_classifier
-from ..engine.callbacks import Callback
 from .base import FlopEstimate, Method, Workload
 from .export_snippets import full_snippet, peft_snippet
 

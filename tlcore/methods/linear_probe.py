@@ -16,9 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.callbacks import Callback
 from ..engine.encoders import embed
 from ..engine.models import cache_dir
-from ..engine.callbacks import Callback
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 from .export_snippets import LINEAR_HEAD_BODY, encoder_snippet
 

@@ -20,16 +20,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ..engine.channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..data import LabeledData
-from ..engine.encoders import embed
-from .label_vectors import MAX_POOL, refine_label_vectors, worth_refining
-from ..engine.decoder_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
-from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_mode, saved_offsets, softmax
 from ..engine.callbacks import Callback
+from ..engine.channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
+from ..engine.decoder_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
+from ..engine.encoders import embed
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 from .export_snippets import CLASS_VECTOR_BODY, channel_snippet, decoder_snippet, encoder_snippet
-
+from .label_vectors import MAX_POOL, refine_label_vectors, worth_refining
+from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_mode, saved_offsets, softmax
 
 ENCODER, DECODER = ("encoder",), ("decoder",)  # options only one kind of model uses
 
@@ -251,7 +250,7 @@ class PromptScoring(Method):
                          "scoring": "channel: sum of the log-probabilities of the text's tokens (cut to max_length) "
                                     "after each label's prompt in channel_prompts, calibrated, then softmax"})
         else:
-            spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[l] for l in labels)),
+            spec.update({"system_prompt": instruction.format(labels=", ".join(label_texts[label] for label in labels)),
                          "scoring": "sum of the log-probabilities of each label text (+ end-of-turn token) after "
                                     "the chat prompt, calibrated, then softmax"})
         if "shots" in state:
@@ -279,6 +278,7 @@ class ZeroShot(PromptScoring):
     when_to_use = "Prefer it when you have no labels yet, or as the floor every other method must beat."
     kinds = ("encoder", "decoder")
     family = "zero-shot"
+    in_portfolio = True
 
     @classmethod
     def encoded_training_texts(cls, work: Workload, options: dict) -> int:

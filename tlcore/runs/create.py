@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from ..data import LabeledData, make_split
-from ..errors import ConfigError
-from ..methods import check_supported, get_method
+from ..data.labeled import rows_taken
 from ..engine.models import resolve_model
+from ..errors import ConfigError, DatasetError
+from ..methods import check_supported, get_method
 from .store import Run, RunConfig, RunStore
 
 
@@ -21,7 +22,12 @@ def method_options(method: str, given: dict, strict: bool = True) -> dict:
 
 def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = None,
                store: RunStore | None = None, sample_seed: int = 0, val: LabeledData | None = None) -> Run:
-    """Check everything cheap first (model, method, options, data), then split and create the run folder."""
+    """Check everything cheap first (model, method, options, data), then split and create the run folder.
+
+    The split decides whether validation rows are held out (``split.info["val_choice"]`` / ``["val_policy"]``: none
+    when the training rows are too few to spare them); a method that finds too few training rows says which split
+    took the rest.
+    """
     spec = resolve_model(config.model)
     entry = get_method(config.method)
     check_supported(entry, spec)
@@ -29,5 +35,8 @@ def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = 
     split = make_split(data, test, test_size=config.test_size, val_size=config.val_size,
                        split_seed=config.split_seed, per_class=config.per_class, sample_seed=sample_seed,
                        val=val)
-    entry.method_cls.check_data(split.train.class_counts(), config.method_options)
+    try:
+        entry.method_cls.check_data(split.train.class_counts(), config.method_options)
+    except DatasetError as exc:
+        raise DatasetError(f"{exc} Where the rows went: {rows_taken(split)}.") from None
     return (store or RunStore()).create(config, split)
