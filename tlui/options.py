@@ -34,11 +34,12 @@ from .state import (
 
 # -- method options, built generically from the registry ------------------------------------------
 OPTION_LABELS = {
-    "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs (0 = auto)", "shots": "Shots per class",
+    "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs (0 = auto)",
+    "shots": "Shots per class (0 = auto)",
     "max_length": "Max length (tokens)", "r": "LoRA rank r", "alpha": "LoRA alpha", "dropout": "Dropout",
     "weight_decay": "Weight decay", "warmup_ratio": "Warm-up ratio", "seed": "Seed",
     "label_descriptions": "Label descriptions (JSON)", "class_weights": "Class weights",
-    "early_stopping": "Early stopping (0 = off)", "C": "C (inverse regularisation)",
+    "early_stopping": "Early stopping (-1 = auto, 0 = off)", "C": "C (inverse regularisation)",
     "virtual_tokens": "Virtual tokens", "trainable_layers": "Trainable layers",
 }
 

@@ -80,3 +80,20 @@ def test_cli_best_prints_one_json_document(yelp, tmp_path, capsys):
     assert [c["method"] for c in payload["candidates"]] == ["zero-shot", "linear-probe"]
     assert payload["picked"]["method"] in ("zero-shot", "linear-probe") and len(payload["paired"]) == 1
     assert payload["summary"][0].startswith("Picked ")
+
+
+def test_small_data_still_gets_rows_to_pick_on(yelp, tmp_path):
+    """Small data trains on every row by default (no validation split); a search holds out the minimum it needs."""
+    from tlcore.data import LabeledData
+
+    small = LabeledData(yelp.texts[:60] + yelp.texts[-60:], yelp.labels[:60] + yelp.labels[-60:])
+    base = RunConfig(model="minilm", method="", data_name="yelp")  # default 20 % test, 10 % validation
+    assert len(tlcore_split(small, base).val) == 0
+    runs = create_search(base, small, store=RunStore(tmp_path), methods=["zero-shot"])
+    assert len(runs[0].split().val) == 30 and runs[0].config()["val_size"] == 30
+
+
+def tlcore_split(data, base):
+    from tlcore.data import make_split
+
+    return make_split(data, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed)

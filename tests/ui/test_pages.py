@@ -132,7 +132,7 @@ def test_train_page_key_options_up_front(tmp_path, monkeypatch, open_app, texts,
     inside = {w.label for w in expander.number_input}
     outside = {w.label for w in at.number_input} - inside
     assert {"Epochs (0 = auto)", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
-    assert {"LoRA rank r", "Weight decay", "Validation size", "Early stopping (0 = off)"} <= inside
+    assert {"LoRA rank r", "Weight decay", "Validation size", "Early stopping (-1 = auto, 0 = off)"} <= inside
     assert "Class weights" in {w.label for w in expander.selectbox}
     assert "Split: **64** training rows (ham 32, spam 32)" in texts(at.caption)
 

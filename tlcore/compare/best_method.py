@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from ..data import LabeledData, make_split
+from ..data.labeled import MIN_VAL_ROWS
 from ..engine.models import resolve_model
 from ..errors import DatasetError, MethodError, RunError
 from ..methods import check_supported, get_method, portfolio
@@ -49,9 +50,16 @@ def create_search(base: RunConfig, data: LabeledData, test: LabeledData | None =
         check_supported(get_method(method), spec)
     split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
                        per_class=base.per_class, sample_seed=seed, val=val)
+    if not len(split.val) and val is None and 0 < base.val_size < 1:
+        # Small data keeps every row for training, but a search needs rows to pick on: hold out the minimum that
+        # can tell methods apart (the result's caution says how few they are).
+        base = replace(base, val_size=float(MIN_VAL_ROWS))
+        split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
+                           per_class=base.per_class, sample_seed=seed, val=val)
     if not len(split.val):
         raise DatasetError("finding the best method picks on the validation rows, and this split has none; give "
-                           "the validation hold-out some rows (a larger validation size, or a validation file).")
+                           "the validation hold-out some rows (a validation size of at least 30 rows, or a "
+                           "validation file).")
     search = new_search_id()
     store = store or RunStore()
     return [create_run(replace(base, method=method, search=search, group=None, method_options={"seed": seed}), data,

@@ -132,6 +132,8 @@ def _execute(run: Run, echo=None) -> dict:
             "epochs_completed": training.epochs_completed if training else 0,
             "early_stopped": bool(training and training.early_stopped),
             "best_epoch": training.best_epoch if training else None,
+            # which schedule ran and why (auto with early stopping, or the fixed passes when validation is too small)
+            "schedule": getattr(training, "schedule", None), "schedule_note": getattr(training, "schedule_note", None),
             "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"), **val_metrics,
         }
         write_json_atomic(run.path / "metrics.json", metrics)
