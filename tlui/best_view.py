@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 
 import tlcore
-from tlcore.compare import create_search, search_result
+from tlcore.compare import create_search, search_groups, search_result
 from tlcore.data import LabeledData
 from tlcore.runs import cancel_series, start_series
 
+from .fmt import fmt_percent
 from .state import COMPARE_PAGE, POLL_SECONDS
 
 SEARCH = "train_search"  # the search this session follows (its id)
@@ -33,19 +34,13 @@ def start_search(config: tlcore.RunConfig, data: LabeledData, test: LabeledData 
 
 
 def _search_runs(search: str) -> list[tlcore.Run]:
-    store = tlcore.RunStore()
-    runs = [run for run in store.runs() if run.config().get("search") == search]
-    return sorted(runs, key=lambda run: (run.config().get("created", 0.0), run.id))
+    return search_groups(tlcore.RunStore()).get(search, [])
 
 
 def search_live() -> bool:
     """Whether the followed search still has runs queued or running (a session runs one search at a time)."""
     search = st.session_state.get(SEARCH)
     return bool(search) and any(run.status().get("status") in tlcore.LIVE_STATES for run in _search_runs(search))
-
-
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.1%}"
 
 
 def _draw(search: str, polling: bool) -> None:
@@ -58,7 +53,7 @@ def _draw(search: str, polling: bool) -> None:
         st.rerun()  # the whole page: it stops polling and shows the result
     picked = result.picked.run_id if result.picked else None
     rows = [{"Method": c.method + ("  ← picked" if c.run_id == picked else ""), "Status": c.status,
-             "Validation accuracy": _percent(c.val_accuracy), "Test accuracy": _percent(c.accuracy),
+             "Validation accuracy": fmt_percent(c.val_accuracy), "Test accuracy": fmt_percent(c.accuracy),
              "Test 95 % interval": (f"{c.accuracy_ci[0]:.1%} – {c.accuracy_ci[1]:.1%}" if c.accuracy_ci else "")}
             for c in result.candidates]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

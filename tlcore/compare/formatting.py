@@ -19,7 +19,8 @@ def signed_points(share: float | None) -> str:
 
 
 def escape(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for HTML, quotes included; None is an empty cell."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[int] = (),

@@ -9,13 +9,13 @@ The tables are the ones the Compare page shows (``tlcore.compare.comparison``), 
 """
 from __future__ import annotations
 
-import html
 import time
 from typing import Any, Sequence
 
 import pandas as pd
 
 from ..runs.store import Run
+from . import formatting
 from .comparison import (
     METRIC_FORMATS,
     PER_CLASS_FORMAT,
@@ -26,6 +26,7 @@ from .comparison import (
     paired_with_best,
     per_class_table,
 )
+from .formatting import escape
 
 # Plotly config for the report: no "edit in Chart Studio" link or logo (they would point outside the file).
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
@@ -47,23 +48,11 @@ details summary { cursor: pointer; font-weight: 600; margin: .4rem 0; }
 """
 
 
-def _escape(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-NUM = ' class="num"'
-
-
 def html_table(frame: pd.DataFrame, numeric: Sequence[str] = (), reference_rows: Sequence[int] = ()) -> str:
-    """A table of display strings; every cell and header escaped."""
-    head = "".join(f"<th>{_escape(column)}</th>" for column in frame.columns)
-    rows = []
-    for position, (_, row) in enumerate(frame.iterrows()):
-        cells = "".join(f"<td{NUM if column in numeric else ''}>{_escape(row[column])}</td>"
-                        for column in frame.columns)
-        css = ' class="reference"' if position in reference_rows else ""
-        rows.append(f"<tr{css}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    """A table of display strings (a formatted frame); every cell and header escaped."""
+    return formatting.html_table(list(frame.columns), frame.itertuples(index=False, name=None),
+                                 numeric=[i for i, column in enumerate(frame.columns) if column in numeric],
+                                 reference_rows=reference_rows)
 
 
 def _key_values(values: dict) -> str:
@@ -73,7 +62,7 @@ def _key_values(values: dict) -> str:
             value = ", ".join(f"{k}: {v}" for k, v in value.items())
         elif isinstance(value, (list, tuple)):
             value = ", ".join(map(str, value))
-        rows.append(f"<tr><th>{_escape(key)}</th><td>{_escape(value)}</td></tr>")
+        rows.append(f"<tr><th>{escape(key)}</th><td>{escape(value)}</td></tr>")
     return f"<table><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -98,8 +87,8 @@ def _run_settings(comparison: Comparison) -> str:
         facts = {"run id": run.id, "device": m.get("device"), "training rows": m.get("n_train"),
                  "validation rows": m.get("n_val"), "epochs": m.get("epochs_completed") or m.get("epochs"),
                  "steps": m.get("steps"), "libraries": run.config.get("versions")}
-        parts.append(f"<details><summary>{_escape(run.name)}</summary>{_key_values(facts)}"
-                     f"<pre>{_escape(settings)}</pre></details>")
+        parts.append(f"<details><summary>{escape(run.name)}</summary>{_key_values(facts)}"
+                     f"<pre>{escape(settings)}</pre></details>")
     return "".join(parts)
 
 
@@ -112,9 +101,9 @@ def verdicts_html(comparison: Comparison) -> str:
     if not paired:
         return ""
     clear = ' class="clear"'
-    items = "".join(f"<li{clear if result.clear else ''}>{_escape(result.verdict)}</li>" for result in paired.values())
-    return (f"<h2>{_escape(VERDICTS_HEADING)}</h2>"
-            f"<p class=\"note\">Each run against the best one ({_escape(comparison.runs[0].name)}) on the same "
+    items = "".join(f"<li{clear if result.clear else ''}>{escape(result.verdict)}</li>" for result in paired.values())
+    return (f"<h2>{escape(VERDICTS_HEADING)}</h2>"
+            f"<p class=\"note\">Each run against the best one ({escape(comparison.runs[0].name)}) on the same "
             f"{comparison.n_test:,} test rows. A run beats another only when the 95 % paired-bootstrap interval of "
             "the accuracy difference excludes 0 and the exact McNemar test (on the rows where exactly one run is "
             "right) gives p &lt; 0.05; otherwise the test set cannot tell them apart, whatever the two accuracies "
@@ -139,11 +128,11 @@ def build_report(comparison: Comparison, figures: Sequence[tuple[str, Any]] = ()
     shown = format_table(metrics, METRIC_FORMATS)
     numeric = [c for c in METRIC_FORMATS if c in shown.columns]
     per_class = format_table(per_class_table(comparison), default=PER_CLASS_FORMAT)
-    body = [f"<h1>{_escape(title)}</h1>",
-            f"<p class=\"meta\">Generated {_escape(time.strftime('%Y-%m-%d %H:%M'))} by TransferLab · "
+    body = [f"<h1>{escape(title)}</h1>",
+            f"<p class=\"meta\">Generated {escape(time.strftime('%Y-%m-%d %H:%M'))} by TransferLab · "
             f"{len(comparison.runs)} run{'s' if len(comparison.runs) != 1 else ''} on the same "
-            f"{comparison.n_test:,} test rows (test set {_escape(comparison.test_fingerprint[:8])})</p>"]
-    body += [f"<p class=\"note\">{_escape(note)}</p>" for note in notes]
+            f"{comparison.n_test:,} test rows (test set {escape(comparison.test_fingerprint[:8])})</p>"]
+    body += [f"<p class=\"note\">{escape(note)}</p>" for note in notes]
     body += ["<h2>Data</h2>", _key_values(summary),
              "<h2>Results</h2>",
              "<p class=\"note\">Accuracy: share of test rows predicted right. Macro-F1: F1 averaged over classes, "
@@ -156,11 +145,11 @@ def build_report(comparison: Comparison, figures: Sequence[tuple[str, Any]] = ()
                         reference_rows=[len(per_class) - 1]),
              verdicts_html(comparison)]
     for heading, table in sections:
-        body += [f"<h2>{_escape(heading)}</h2>", html_table(table)]
+        body += [f"<h2>{escape(heading)}</h2>", html_table(table)]
     if figures:
         body.append("<h2>Charts</h2>")
         for index, (heading, figure) in enumerate(figures):
-            body += [f"<h3>{_escape(heading)}</h3>",
+            body += [f"<h3>{escape(heading)}</h3>",
                      f"<div class=\"figure\">{figure_html(figure, include_plotlyjs=index == 0)}</div>"]
     folders = [run.path for run in comparison.runs if run.path is not None]
     if checks and folders:
@@ -172,5 +161,5 @@ def build_report(comparison: Comparison, figures: Sequence[tuple[str, Any]] = ()
              "--train DATA</code>.</p>", _run_settings(comparison)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_escape(title)}</title><style>{_STYLE}</style></head><body>"
+            f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
