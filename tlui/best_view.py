@@ -54,7 +54,8 @@ def _draw(search: str, polling: bool) -> None:
     picked = result.picked.run_id if result.picked else None
     rows = [{"Method": c.method + ("  ← picked" if c.run_id == picked else ""), "Status": c.status,
              "Validation accuracy": fmt_percent(c.val_accuracy), "Test accuracy": fmt_percent(c.accuracy),
-             "Test 95 % interval": (f"{c.accuracy_ci[0]:.1%} – {c.accuracy_ci[1]:.1%}" if c.accuracy_ci else "")}
+             "Test 95 % interval": (f"{fmt_percent(c.accuracy_ci[0])} – {fmt_percent(c.accuracy_ci[1])}"
+                                    if c.accuracy_ci else "–")}
             for c in result.candidates]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     lines = result.summary

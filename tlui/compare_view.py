@@ -204,6 +204,15 @@ def _styled(frame, formats: dict[str, str] | None = None, default: str | None = 
     formats = {c: f for c, f in (formats or {}).items() if c in frame.columns}
     if default:
         formats.update({c: default for c in frame.columns if c not in formats and frame[c].dtype.kind == "f"})
+    frame = frame.copy()
+    for column in frame.columns:  # st.dataframe draws a None as a grey "None": numbers get NaN, text a dash
+        if not frame[column].isna().any():
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if numbers.notna().sum() == frame[column].notna().sum():
+            frame[column] = numbers.astype(float)  # the styler writes na_rep for a NaN
+        else:
+            frame[column] = frame[column].where(frame[column].notna(), "–")
     return frame.style.format(formats, na_rep="–")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import tlcore
+from tlcore.compare import advise_test_size
 from tlcore.data import LabeledData, Split
 from tlcore.engine import ModelSpec, has_gpu, is_available
 from tlcore.methods import portfolio, recommend
@@ -146,13 +147,16 @@ def split_settings(area, advanced, test: dict | None = None) -> dict:
                                      help="Seed of the stratified train/validation/test split.",
                                      **remember(TRAIN_W_SPLIT_SEED, 0))
     with fourth:
+        # On by default: every row the user labeled is used. The automatic schedule plans about the same number
+        # of steps whatever the row count (tlcore.engine.training), so more rows cost little more time.
         use_all = st.checkbox("Use all training rows",
-                              help="Train on every training row instead of N per class (slower on a CPU).",
-                              **remember(TRAIN_W_USE_ALL, False))
+                              help="Train on every training row. Untick to sample N rows per class instead (a "
+                                   "learning curve, or a quick trial on a large file).",
+                              **remember(TRAIN_W_USE_ALL, True))
     per_class = third.number_input(
         "Training rows per class", min_value=1, step=1, disabled=use_all,
-        help="Sample N training rows per class after the test rows are set aside; 32 keeps fine-tuning "
-             "short on a laptop CPU. The test rows do not change with N.",
+        help="With 'Use all training rows' unticked: sample N training rows per class after the test rows are "
+             "set aside. The test rows do not change with N.",
         **remember(TRAIN_W_PER_CLASS, DEFAULT_PER_CLASS))
     with advanced:
         st.markdown("**Split options**")
@@ -186,6 +190,11 @@ def split_preview(data: LabeledData, split: dict, test: dict | None = None) -> S
                f"{tests}.")
     if made.info.get("val_policy"):  # why the validation split has this size (none at all for small data)
         st.caption(f"Validation: {made.info['val_policy']}")
+    advice = advise_test_size(len(made.test), n_available=len(data) + (len(test["data"]) if test else 0))
+    if advice.few:  # one row moves the accuracy by more than a point: worth saying before anything runs
+        st.info(f"Test size: {advice.text}", icon=":material/straighten:")
+    else:
+        st.caption(f"Test size: {advice.text}")
     return made
 
 

@@ -50,6 +50,7 @@ def test_the_pick_is_the_best_validation_accuracy_reported_on_the_test_rows(fini
     assert sorted(p.name for p in result.paired) == sorted(m for m in METHODS if m != result.picked.method)
     assert all(p.against == result.picked.method and p.n == 40 for p in result.paired)
     assert result.summary[0].startswith(f"Picked {result.picked.method}: the best validation accuracy")
+    assert result.summary[2:2 + len(result.paired)] == [p.verdict for p in result.paired]  # each in plain words
     assert list(search_groups(store)) == [result.search]
     assert curve_groups(store) == {}  # a search is not a learning curve
 

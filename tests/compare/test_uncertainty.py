@@ -153,7 +153,7 @@ def test_a_small_test_set_crowns_no_winner_and_says_how_many_rows_would_tell():
     by_hand = (z_a * psi ** 0.5 + z_b * (psi - delta ** 2) ** 0.5) ** 2 / delta ** 2
     assert rows_needed(delta, psi) == int(np.ceil(by_hand))
     assert result.rows_needed == rows_needed(delta, psi) == 92
-    assert result.verdict.startswith("No clear difference on 12 test rows: lora is ahead by 8.3 points")
+    assert result.verdict.startswith("No clear difference on 12 test rows: lora is ahead of zero-shot by 8.3 points")
     assert "about 92 test rows would be needed" in result.verdict
 
 

@@ -20,6 +20,7 @@ def test_find_the_best_method_queues_the_portfolio_and_shows_the_pick(tmp_path, 
     started = []
     monkeypatch.setattr(tlui.best_view, "start_series", lambda runs: started.append(list(runs)) or 0)
     at = open_app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
+    at.checkbox(key="train_w_use_all").uncheck().run()
     at.number_input(key="train_w_per_class").set_value(8).run()
     find_button(at).click().run()
     assert not at.exception and not at.error

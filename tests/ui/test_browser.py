@@ -71,11 +71,11 @@ def test_method_panel_recommend_and_runs_page(browser_page):
         ui.go("Train")
         ui.choose("Method", "lora")
         expect(page.get_by_text("338,690 of 23.1 M (1.5 %)")).to_be_visible()
-        expect(page.get_by_text(re.compile("on this machine for 64 training and 80 test rows"))).to_be_visible()
+        expect(page.get_by_text(re.compile("on this machine for 288 training and 80 test rows"))).to_be_visible()
         ui.choose("Method", "zero-shot")
         expect(page.get_by_text(re.compile("none — no training"))).to_be_visible()
         ui.button("Recommend").click()
-        expect(page.get_by_text(re.compile("Recommended for 64 training rows in 2 classes"))).to_be_visible()
+        expect(page.get_by_text(re.compile("Recommended for 288 training rows in 2 classes"))).to_be_visible()
         expect(page.get_by_role("combobox", name="Method")).to_have_value("lora")
         expect(page.get_by_text("338,690 of 23.1 M (1.5 %)")).to_be_visible()
         ui.shot("8-train-method-panel")
@@ -111,6 +111,52 @@ def test_method_panel_recommend_and_runs_page(browser_page):
         expect(page.get_by_text(f"Deleted run {run.id}.")).to_be_visible()
         expect(page.get_by_text(re.compile("No runs yet"))).to_be_visible()
         assert not run.path.exists()
+
+
+# A paired verdict of the Compare page and the search (tlcore.compare.paired.PairedComparison.verdict).
+VERDICT = re.compile(r"beats .* points of accuracy|No clear difference on \d+ test rows|No difference")
+
+
+def test_find_the_best_method(browser_page):
+    """One click runs the portfolio as queued runs; the user stops the slow methods; the pick is shown with its
+    interval and its paired verdicts, and Compare opens on the same runs."""
+    from playwright.sync_api import expect
+
+    import tlcore
+
+    ui, runs = browser_page
+    page, main = ui.page, ui.main
+    with ui.failure_shot():
+        page.goto(ui.url)
+        expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
+        ui.go("Data")  # the SMS sample, chosen by default
+        expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("400")
+        ui.go("Train")
+        expect(page.get_by_text(re.compile("Test size: With 80 test rows"))).to_be_visible()  # the advice
+        page.get_by_test_id("stCheckbox").filter(has_text="Use all training rows").click()
+        ui.number("Training rows per class", 8)
+        expect(page.get_by_text(re.compile(r"training rows \(ham 8, spam 8\)"))).to_be_visible()
+        ui.button("Find the best method").click()
+        progress = main.locator('[data-testid^="stAlertContent"]').filter(has_text="methods finished")
+        expect(progress).to_be_visible()
+        ui.shot("best-1-running")
+        # zero-shot, few-shot and the linear probe take seconds; SetFit and LoRA train for a minute or more on a
+        # CPU. Stop there, as a user in a hurry would: the pick is made among the methods that finished.
+        expect(progress.filter(has_text="3 of 5 methods finished")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        ui.button("Cancel the search").click()
+        picked = main.locator('[data-testid^="stAlertContent"]').filter(has_text="Picked ")
+        expect(picked).to_contain_text("validation accuracy", timeout=RUN_TIMEOUT_MS)
+        expect(picked).to_contain_text("95 % interval")
+        expect(main.get_by_text(VERDICT).first).to_be_visible()  # the pick against each other finished method
+        ui.shot("best-2-picked")
+        ui.button("Compare these runs").click()
+        expect(main.get_by_role("heading", name=re.compile("Compare")).first).to_be_visible()
+        verdicts = main.locator('[data-testid^="stAlertContent"]').filter(has_text=VERDICT)
+        expect(verdicts).to_have_count(2)  # the best of the three finished runs against the two others
+        ui.shot("best-3-compare")
+
+    statuses = sorted(s.status for s in tlcore.RunStore(runs).summaries())
+    assert statuses == ["cancelled", "cancelled", "succeeded", "succeeded", "succeeded"]
 
 
 # Points of the loss chart's raw train-loss line, read from the plotly element the browser drew.
@@ -177,6 +223,8 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
 
         # A LoRA run, watched live until it finishes.
         choose("Method", "lora")
+        page.get_by_test_id("stCheckbox").filter(has_text="Use all training rows").click()  # on by default
+        expect(page.get_by_label("Training rows per class", exact=True)).to_be_enabled()  # the rerun is drawn
         number("Epochs (0 = auto)", 3)
         number("Batch size", 4)
         number("Training rows per class", 16)
@@ -215,6 +263,10 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
             expect(chosen).to_contain_text(label)
         table = page.get_by_test_id("stDataFrame").first
         expect(table).to_contain_text("majority class (ham)")
+        # The paired verdict of the best run against each other one: plain words, never an unsupported winner.
+        verdicts = main.locator('[data-testid^="stAlertContent"]').filter(has_text=VERDICT)
+        expect(verdicts).to_have_count(2)
+        shot("journey-10-compare-metrics")
         page.get_by_role("tab", name="Confusion matrices").click()
         expect(page.get_by_test_id("stPlotlyChart").filter(visible=True)).to_have_count(1)
         shot("journey-10-compare")

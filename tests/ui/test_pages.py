@@ -134,11 +134,15 @@ def test_train_page_key_options_up_front(tmp_path, monkeypatch, open_app, texts,
     assert {"Epochs (0 = auto)", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
     assert {"LoRA rank r", "Weight decay", "Validation size", "Early stopping (-1 = auto, 0 = off)"} <= inside
     assert "Class weights" in {w.label for w in expander.selectbox}
-    assert "Split: **64** training rows (ham 32, spam 32)" in texts(at.caption)
-
-    at.checkbox(key="train_w_use_all").check().run()
+    # Every training row by default; the test-size advice says what the 80 test rows can tell.
     assert at.number_input(key="train_w_per_class").disabled
     assert "Split: **288** training rows" in texts(at.caption)
+    advice = tlcore.compare.advise_test_size(80, n_available=400)
+    assert f"Test size: {advice.text}" in texts(at.info)
+    assert "about 16 points" in advice.text and "400 rows in all" in advice.text
+
+    at.checkbox(key="train_w_use_all").uncheck().run()
+    assert "Split: **64** training rows (ham 32, spam 32)" in texts(at.caption)
 
 
 def test_train_page_panel_describes_the_method_and_counts_its_parameters(tmp_path, monkeypatch, open_app, texts,
@@ -150,7 +154,7 @@ def test_train_page_panel_describes_the_method_and_counts_its_parameters(tmp_pat
     shown = texts(at.markdown)
     assert lora.description in shown and lora.when_to_use in shown
     assert "Trainable parameters: **338,690 of 23.1 M (1.5 %)**" in shown  # computed by tlcore.runs.plan_method
-    estimate = next(m for m in at.markdown if "on this machine for 64 training and 80 test rows" in m.value)
+    estimate = next(m for m in at.markdown if "on this machine for 288 training and 80 test rows" in m.value)
     assert "about" in estimate.value or "a few seconds" in estimate.value
     assert "2 x params" in estimate.help  # how it was estimated, as a tooltip
 
@@ -163,13 +167,14 @@ def test_train_page_recommend_sets_the_model_and_method(tmp_path, monkeypatch, o
     assert at.selectbox(key=tlui.TRAIN_W_METHOD).value == "zero-shot"
     at.button(key="train_recommend").click().run()
     assert not at.exception
-    expected = tlcore.methods.recommend(64, 2, has_gpu=tlcore.engine.has_gpu())
+    expected = tlcore.methods.recommend(288, 2, has_gpu=tlcore.engine.has_gpu())
     assert (at.selectbox(key=tlui.TRAIN_W_MODEL).value, at.selectbox(key=tlui.TRAIN_W_METHOD).value) == (
         expected.model, expected.method)
-    assert "Recommended for 64 training rows in 2 classes" in texts(at.success)
+    assert "Recommended for 288 training rows in 2 classes" in texts(at.success)
     assert expected.reason in texts(at.success)
 
     # Fewer rows per class: the recommendation changes model too, and both widgets follow.
+    at.checkbox(key=tlui.TRAIN_W_USE_ALL).uncheck().run()
     at.number_input(key=tlui.TRAIN_W_PER_CLASS).set_value(3).run()
     at.button(key="train_recommend").click().run()
     assert not at.exception
@@ -185,6 +190,7 @@ def test_train_page_refuses_a_bad_run_with_its_reason(tmp_path, monkeypatch, ope
     at = open_app(runs, monkeypatch, tlui.TRAIN_PAGE, **with_data())
     at.selectbox(key="train_w_method").set_value("few-shot").run()
     at.number_input(key="train_opt::few-shot::shots").set_value(64).run()
+    at.checkbox(key="train_w_use_all").uncheck().run()
     at.number_input(key="train_w_per_class").set_value(10).run()
     start_button(at).click().run()
     assert not at.exception

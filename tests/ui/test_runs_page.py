@@ -289,7 +289,7 @@ def test_a_live_run_survives_a_refresh_and_two_sessions_both_get_their_runs(tmp_
     sessions = []
     try:
         # A LoRA run of many small steps (the test cancels it), as if chosen in the widgets.
-        choices = {**with_data(), tlui.TRAIN_W_METHOD: "lora", tlui.TRAIN_W_PER_CLASS: 8,
+        choices = {**with_data(), tlui.TRAIN_W_METHOD: "lora", tlui.TRAIN_W_USE_ALL: False, tlui.TRAIN_W_PER_CLASS: 8,
                    tlui.option_key("lora", "epochs"): 100, tlui.option_key("lora", "batch_size"): 4,
                    tlui.option_key("lora", "max_length"): 32}
         for _ in range(2):  # two browser sessions, each starting a run

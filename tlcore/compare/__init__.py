@@ -32,6 +32,7 @@ from .comparison import (
 from .formatting import percent, signed_points
 from .reliability import Reliability, ReliabilityBin, reliability, run_reliability
 from .report import build_report
+from .sample_size import TestSizeAdvice, advise_test_size
 
 __all__ = [
     # the comparison of runs on one test split, and its tables (tlcore.compare.comparison)
@@ -43,6 +44,8 @@ __all__ = [
     "Candidate", "SearchResult", "create_search", "search_groups", "search_result",
     # reliability (calibration) and the HTML report
     "Reliability", "ReliabilityBin", "build_report", "reliability", "run_reliability",
+    # how many test rows a comparison needs (the Train page's advice)
+    "TestSizeAdvice", "advise_test_size",
     # how numbers are written for people (the report, the CLI and the app alike)
     "percent", "signed_points",
 ]

@@ -136,12 +136,9 @@ class SearchResult:
             interval = (f" (95 % interval {percent(pick.accuracy_ci[0])} to {percent(pick.accuracy_ci[1])})"
                         if pick.accuracy_ci else "")
             lines.append(f"On the {self.n_test} test rows it scores {percent(pick.accuracy)}{interval}.")
-        beaten = [p for p in self.paired if p.winner == p.name]  # another method clearly better on the test rows
-        if beaten:
-            lines += [p.verdict for p in beaten]
-        elif self.best_on_test and self.best_on_test is not pick:
-            lines.append(f"{self.best_on_test.method} scored highest on the test rows "
-                         f"({percent(self.best_on_test.accuracy)}), but not clearly higher than the pick.")
+        # The pick against each other finished method on the same test rows, in plain words: a method clearly
+        # better than the pick says so, and a closer one is "no clear difference", never a win.
+        lines += [p.verdict for p in self.paired]
         if self.caution:
             lines.append(self.caution)
         return lines

@@ -8,14 +8,24 @@ import html
 from typing import Any, Iterable, Sequence
 
 
+def _tenths(share: float) -> float:
+    """Percentage points rounded to one decimal, without a negative zero ('-0.0' reads as a loss)."""
+    return round(100 * share, 1) + 0.0
+
+
 def percent(share: float | None) -> str:
     """0.1234 -> '12.3 %'; None -> '–'."""
-    return "–" if share is None else f"{100 * share:.1f} %"
+    return "–" if share is None else f"{_tenths(share):.1f} %"
+
+
+def points(share: float | None) -> str:
+    """A share in percentage points: 0.012 -> '1.2', -0.0001 -> '0.0'; None -> '–'."""
+    return "–" if share is None else f"{_tenths(share):.1f}"
 
 
 def signed_points(share: float | None) -> str:
     """A difference of shares in percentage points: 0.012 -> '+1.2'; None -> '–'."""
-    return "–" if share is None else f"{100 * share:+.1f}"
+    return "–" if share is None else f"{_tenths(share):+.1f}"
 
 
 def escape(value: Any) -> str:

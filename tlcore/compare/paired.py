@@ -38,6 +38,7 @@ from ..runs.intervals import (
     label_codes,
     macro_f1_of,
 )
+from .formatting import points
 
 ALPHA = 0.05  # McNemar's significance level; the bootstrap interval is 1 - ALPHA = 95 % to match it
 POWER = 0.8  # the chance of detecting a true difference that ``rows_needed`` plans for (the usual 80 %)
@@ -75,16 +76,12 @@ def rows_needed(difference: float, discordance: float, *, alpha: float = ALPHA, 
     return math.ceil(n / difference ** 2)
 
 
-def _about(n: int) -> int:
+def round_estimate(n: int) -> int:
     """A planning figure rounded up to two significant digits (1,234 → 1,300): it is an estimate."""
     if n < 100:
         return n
     step = 10 ** (len(str(n)) - 2)
     return -(-n // step) * step
-
-
-def _points(share: float) -> str:
-    return f"{100 * share:.1f}"
 
 
 def _p_text(p_value: float) -> str:
@@ -131,7 +128,7 @@ class PairedComparison:
             return None
         needed = rows_needed(self.accuracy_difference, (self.only_this_right + self.only_against_right) / self.n)
         # The formula asks for 80 % power; a test set that could not tell needs more rows than it has.
-        return _about(max(needed or 0, self.n + 1))
+        return round_estimate(max(needed or 0, self.n + 1))
 
     @property
     def verdict(self) -> str:
@@ -149,14 +146,14 @@ class PairedComparison:
         leader, trailer = (self.name, self.against) if self.accuracy_difference > 0 else (self.against, self.name)
         sign = 1 if self.accuracy_difference > 0 else -1
         low, high = sorted(sign * bound for bound in self.accuracy_difference_ci)
-        gap = _points(abs(self.accuracy_difference))
-        interval = f"95 % interval {_points(low)} to {_points(high)}"
+        gap = points(abs(self.accuracy_difference))
+        interval = f"95 % interval {points(low)} to {points(high)}"
         if self.clear:
             return (f"{leader} beats {trailer} by {gap} points of accuracy, {interval} (exact McNemar "
                     f"{_p_text(self.p_value)}, {rows}).")
-        return (f"No clear difference on {rows}: {leader} is ahead by {gap} points of accuracy ({interval}, "
-                f"McNemar {_p_text(self.p_value)}); about {self.rows_needed:,} test rows would be needed to tell "
-                "a difference of this size.")
+        return (f"No clear difference on {rows}: {leader} is ahead of {trailer} by {gap} points of accuracy "
+                f"({interval}, McNemar {_p_text(self.p_value)}); about {self.rows_needed:,} test rows would be "
+                "needed to tell a difference of this size.")
 
     def to_dict(self) -> dict:
         """JSON-ready: the numbers, the rule's outcome (``clear``; ``winner`` as a run id when known), the verdict."""

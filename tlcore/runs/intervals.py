@@ -131,3 +131,17 @@ def run_intervals(metrics: dict, predictions, labels: Sequence[str]) -> dict[str
         return None
     return score_intervals(predictions["gold"].astype(str).tolist(), predictions["predicted"].astype(str).tolist(),
                            labels)
+
+
+def wilson_interval(correct: int, n: int) -> Interval:
+    """95 % Wilson score interval of a proportion (``correct`` of ``n``): an accuracy's interval known from the
+    two counts alone, before any predictions exist (the model card, the Train page's test-size advice)."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= correct <= n:
+        raise ConfigError(f"expected 0 <= correct <= n; got correct {correct!r} of n {n!r}.")
+    ci = binomtest(int(correct), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return float(ci.low), float(ci.high)
+

@@ -20,7 +20,6 @@ and evaluation did.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import ExportError, TLCoreError
+from ..runs.intervals import wilson_interval
 from ..runs.store import Run
 from .predict import check_usable
 
@@ -234,14 +234,6 @@ def method_spec(artifacts: Path, config: dict) -> dict:
 
 # -- the model card -------------------------------------------------------------------------------
 
-def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    if not n:
-        return 0.0, 1.0
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _train_counts(run: Run) -> dict[str, int]:
     try:
         return run.split().train.class_counts()
@@ -295,7 +287,7 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
                  "test fingerprint were evaluated on exactly the same rows).")
     lines += ["", "## Test results", ""]
     if accuracy is not None:
-        low, high = _wilson(accuracy, n_test)
+        low, high = wilson_interval(round(accuracy * n_test), n_test)
         lines += [f"- Accuracy: **{accuracy:.3f}** on {n_test} test rows (95 % interval {low:.3f}–{high:.3f}).",
                   f"- Macro-F1: **{macro_f1:.3f}**."]
         baseline = metrics.get("majority_baseline")
