@@ -1,4 +1,5 @@
-"""Runs: every run in the runs folder — filter, sort, open one; delete, duplicate into Train, download settings."""
+"""Runs: every run in the runs folder — filter, sort, open one; delete, duplicate into Train, download settings,
+log it to MLflow or TensorBoard (tlui/tracking_view.py)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -6,6 +7,7 @@ import streamlit as st
 import tlcore
 from tlui import runs_page as view
 from tlui.fmt import run_label
+from tlui.links import show_run_in_address
 from tlui.run_view import STATUS_BADGES
 from tlui.state import TRAIN_PAGE, remember
 
@@ -32,10 +34,12 @@ def main() -> None:
 
     by_id = {s.id: s for s in shown}
     ids = list(by_id)
+    view.open_linked_run(ids)
     run_id = st.selectbox(
         "Open a run", ids, index=None, placeholder="Choose a run to see its settings, results and actions",
         format_func=lambda i: f"{run_label(by_id[i].method or '?', by_id[i].model or '?', i)} · {by_id[i].status}",
         **remember(view.OPEN, None, ids))
+    show_run_in_address("runs", run_id)
     if run_id is not None:
         with st.container(border=True):
             view.details(run_id, by_id.get(run_id))

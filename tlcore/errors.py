@@ -42,3 +42,8 @@ class ExportError(TLCoreError):
 
 class ResourceError(TLCoreError):
     """The machine lacks what a run needs (memory, disk space) — refused before work would be lost."""
+
+
+class TrackingError(TLCoreError):
+    """A run cannot be logged to an experiment tracker (MLflow, TensorBoard): its optional library is missing,
+    the tracker cannot be reached, or the run is not finished."""

@@ -18,6 +18,7 @@ its module (``from tlui import train_page as view``) and what it needs from ``tl
 | ``compare_view`` | the Compare page's tabs: tables, figures, per-example browser, learning curve, report |
 | ``checks_view`` | the Compare page's transfer checks: out-of-domain, slices, counterfactual probe, footprint |
 | ``runs_page`` | the Runs page: filters, table, one run's details and actions |
+| ``tracking_view`` | the Runs page's "Log to MLflow / TensorBoard" popover and its message |
 | ``use_view`` | the Use page's helpers: finished runs to pick from, cached models, batch prediction, zips |
 | ``use_page`` | the Use page: playground, batch prediction, export and import |
 

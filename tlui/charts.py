@@ -14,6 +14,11 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
 X_AXES = ("steps", "epochs")  # what training curves are plotted against
 RAW_COLOR, SMOOTH_COLOR = "#93c5fd", "#2563eb"  # raw train loss lighter, its smoothed line darker
 
+# Every chart: plotly's mode bar (on hover) with one button, "Download plot as a PNG" at twice the screen's
+# resolution, for slides and reports; zoom and pan stay on the mouse (drag, double-click to reset).
+CHART_CONFIG = {"displaylogo": False, "modeBarButtons": [["toImage"]],
+                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "transferlab-chart"}}
+
 
 def smooth(values: list[float], weight: float) -> list[float]:
     """Exponential moving average with bias correction, as TensorBoard's scalar smoothing does.

@@ -20,6 +20,7 @@ import tlcore
 from tlcore.compare import checks
 from tlcore.data import guess_columns
 
+from .charts import CHART_CONFIG
 from .fmt import fmt_count, fmt_percent, fmt_seconds, model_tag, run_label
 from .state import DATA_FRAME, DATA_NAME, DATA_TEXT_COLUMN
 
@@ -225,7 +226,7 @@ def _ood_results(runs: dict[str, tuple[tlcore.Run, dict]]) -> None:
             help="Out-of-domain minus in-domain accuracy, in percentage points (below 0: worse on the other file)."),
         "Notes": st.column_config.TextColumn(help="Overlap with the run's own data, and labels that were mapped.")})
     st.plotly_chart(_ood_figure(results), width="stretch", key=f"{KEY}_ood_chart",
-                    config={"displayModeBar": False})
+                    config=CHART_CONFIG)
     with st.expander("Most confident mistakes out of domain"):
         for run_id, config, result in results:
             if result.errors:
@@ -496,7 +497,7 @@ def _footprint_tab(runs: dict[str, tuple[tlcore.Run, dict]]) -> None:
     for line in checks.compare_compute(footprints):
         st.markdown(f":material/bolt: {line}")
     st.plotly_chart(_footprint_figure(footprints, runs), width="stretch", key=f"{KEY}_fp_chart",
-                    config={"displayModeBar": False})
+                    config=CHART_CONFIG)
     with st.expander("How these are estimated"):
         st.markdown("\n".join(f"- {line}" for line in checks.explain(assumptions)))
 

@@ -24,14 +24,15 @@ from tlcore.data import LabeledData
 from tlcore.engine import is_available
 from tlcore.runs import RunSummary, classification_metrics, row_normalized
 
+from .charts import CHART_CONFIG
 from .fmt import model_tag, run_label
+from .links import new_linked_run
 from .state import DATA_FRAME, DATA_LABEL_COLUMN, DATA_NAME, DATA_PAGE, DATA_TEXT_COLUMN, POLL_SECONDS
 
 MATRICES_PER_ROW = 3
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563",
            "#65a30d"]
 REFERENCE_COLORS = {"zero-shot": "#6b7280", "few-shot": "#a16207"}
-CHART_CONFIG = {"displayModeBar": False}
 # Margins leave room for tick labels: a report's figure is drawn without Streamlit's padding around it.
 _LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=50),
                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
@@ -584,6 +585,23 @@ def report_section(comparison: cmp.Comparison, rel: dict[str, cal.Reliability], 
 TABS = ["Metrics", "Confusion matrices", "Per-class F1", "Calibration", "Examples", "Learning curve", "Report"]
 
 
+TEST_SET = "compare_w_test_set"
+
+
+def _follow_link(groups: dict[str, list[RunSummary]]) -> str | None:
+    """?run=ID (a shared link): choose that run's test set; return the run id to add to the selection."""
+    wanted = new_linked_run("compare")
+    if wanted is None:
+        return None
+    fingerprint = next((fp for fp, runs in groups.items() if any(s.id == wanted for s in runs)), None)
+    if fingerprint is None:
+        st.warning(f"The link asks for run `{wanted}`, which is not a finished run of this runs folder.",
+                   icon=":material/link_off:")
+        return None
+    st.session_state[TEST_SET] = fingerprint
+    return wanted
+
+
 def choose_runs(store: tlcore.RunStore, summaries: Sequence[RunSummary]) -> list[str] | None:
     """Test-set and run pickers; the chosen run ids (None when there is nothing to compare)."""
     groups = cmp.comparable_groups(summaries)
@@ -599,8 +617,10 @@ def choose_runs(store: tlcore.RunStore, summaries: Sequence[RunSummary]) -> list
 
     st.caption("Runs are comparable only when they were scored on the same test rows (same data, test size and "
                "split seed), so they are grouped by test set: runs of different test sets cannot be chosen together.")
+    linked = _follow_link(groups)
     fingerprint = st.selectbox("Test set", fingerprints, format_func=group_label, disabled=len(fingerprints) == 1,
-                               help=f"{len(fingerprints)} different test set(s) among the finished runs.")
+                               help=f"{len(fingerprints)} different test set(s) among the finished runs.",
+                               key=TEST_SET)
     runs = groups[fingerprint]
     curve_of = {}
     for summary in runs:
@@ -617,8 +637,11 @@ def choose_runs(store: tlcore.RunStore, summaries: Sequence[RunSummary]) -> list
     if curve_of:
         st.caption(f"{len(curve_of)} learning-curve run{'s are' if len(curve_of) != 1 else ' is'} on this test set; "
                    "they are left out of the selection unless you add them (the Learning curve tab shows them).")
-    return st.multiselect("Runs", options, default=default, format_func=labels.get,
-                          key=f"compare_w_runs::{fingerprint}")
+    key = f"compare_w_runs::{fingerprint}"
+    if linked in options and linked not in st.session_state.get(key, default):
+        st.session_state[key] = [*st.session_state.get(key, default), linked]
+    return st.multiselect("Runs", options, default=None if key in st.session_state else default,
+                          format_func=labels.get, key=key)
 
 
 def show(comparison: cmp.Comparison, store: tlcore.RunStore) -> None:

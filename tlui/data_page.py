@@ -11,8 +11,9 @@ import streamlit as st
 import tlcore
 from tlcore.data import LabeledData, ValidationReport, guess_columns, list_samples, merge_labels
 
-from .charts import CHARS_PER_TOKEN, TOKEN_LIMIT, data_overview_figure
+from .charts import CHARS_PER_TOKEN, CHART_CONFIG, TOKEN_LIMIT, data_overview_figure
 from .data_view import DATA_LABEL_MERGES, page_message, show_validation
+from .reading_view import chosen_reading, reading_options
 from .state import (
     DATA_FRAME,
     DATA_LABEL_COLUMN,
@@ -31,8 +32,9 @@ PREVIEW_ROWS = 1000
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def parse_upload(raw: bytes, name: str, sheet: str | None = None) -> pd.DataFrame:
-    return tlcore.read_table(raw, name=name, sheet=sheet)
+def parse_upload(raw: bytes, name: str, sheet: str | None = None, encoding: str | None = None,
+                 delimiter: str | None = None) -> pd.DataFrame:
+    return tlcore.read_table(raw, name=name, sheet=sheet, encoding=encoding, delimiter=delimiter)
 
 
 @st.cache_data(show_spinner=False)
@@ -89,7 +91,8 @@ def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
     stored, fresh = kept_upload(
         "Labeled table", "data_w_upload", DATA_UPLOAD,
         help="One row per example: a column with the text and a column with its label. CSV/TSV/TXT in "
-             "UTF-8, UTF-16 or Windows-1252; JSON as a list of records; JSONL one record per line.")
+             "any common encoding (detected; choose it under Reading options when it is not); JSON as a list "
+             "of records; JSONL one record per line.")
     if stored is None:
         st.info("Upload a table with a text column and a label column, e.g. a CSV with a header row "
                 "`text,label`.")
@@ -98,8 +101,9 @@ def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
     if not fresh:
         st.caption(f"Using **{name}**, uploaded earlier. Upload another file to replace it.")
     digest = hashlib.sha256(raw).hexdigest()[:16]
+    reading = chosen_reading(name)  # the Reading options below, as chosen before this script run
     try:
-        frame = parse_upload(raw, name)
+        frame = parse_upload(raw, name, **reading)
         sheets = list(frame.attrs.get("sheets") or [])
         sheet = frame.attrs.get("sheet")
         if len(sheets) > 1:
@@ -109,14 +113,18 @@ def choose_upload() -> tuple[pd.DataFrame | None, str | None, str | None]:
             if sheet != frame.attrs.get("sheet"):
                 frame = parse_upload(raw, name, sheet)
     except tlcore.TLCoreError as exc:
+        frame = None
         st.error(page_message(str(exc)))
+    reading_options(name, frame)  # after the error, so a refused file shows where to fix it
+    if frame is None:
         return None, None, None
-    return frame, name, f"upload::{digest}::{name}::{sheet or ''}"
+    return frame, name, f"upload::{digest}::{name}::{sheet or ''}::{json.dumps(reading, sort_keys=True)}"
 
 
-def choose_test_file(text_column: str, label_column: str, merged: dict | None
+def choose_test_file(text_column: str, label_column: str, merged: dict | None, reading: dict | None = None
                      ) -> tuple[pd.DataFrame | None, LabeledData | None, str, str | None]:
     """The optional expander "Use your own test file": (test frame, its labeled rows, cache key, file name).
+    ``reading`` holds the encoding and delimiter chosen for the training file: they apply to this file too.
 
     The test file must have the training file's text and label columns; without one (or when it cannot be
     read) the frame and rows are None and the Train page holds out a stratified share of the data instead.
@@ -136,9 +144,11 @@ def choose_test_file(text_column: str, label_column: str, merged: dict | None
             st.caption(f"Using **{test_name}**, uploaded earlier.")
             st.button("Remove the test file", icon=":material/delete:", key="data_test_remove",
                       on_click=_remove_test_file)
-        test_key = f"test::{hashlib.sha256(raw).hexdigest()[:16]}::{test_name}"
+        reading = reading or {}
+        test_key = (f"test::{hashlib.sha256(raw).hexdigest()[:16]}::{test_name}::"
+                    f"{json.dumps(reading, sort_keys=True)}")
         try:
-            test_frame = parse_upload(raw, test_name)
+            test_frame = parse_upload(raw, test_name, **reading)
             # the label merges of the training file apply to its test file too
             if merged and label_column in test_frame.columns:
                 test_frame = merge_labels(test_frame, label_column, merged)
@@ -180,7 +190,8 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) ->
     if merged:
         frame = merge_labels(frame, label_column, merged)
     check_key = f"{source_key}::merged={json.dumps(merged, sort_keys=True) if merged else ''}"
-    test_frame, test_data, test_key, test_name = choose_test_file(str(text_column), str(label_column), merged)
+    test_frame, test_data, test_key, test_name = choose_test_file(str(text_column), str(label_column), merged,
+                                                                  chosen_reading(name))
 
     st.subheader("Check")
     try:
@@ -230,7 +241,7 @@ def show_columns_and_classes(frame: pd.DataFrame, name: str, source_key: str) ->
     with chart:
         # One figure (class counts, then text lengths) keeps the page to a single chart element.
         st.plotly_chart(data_overview_figure(counts, data.texts), width="stretch",
-                        config={"displayModeBar": False})
+                        config=CHART_CONFIG)
         if len(counts) > 40:
             st.caption(f"The 40 largest of {len(counts)} classes are shown.")
         longer = sum(len(text) / CHARS_PER_TOKEN > TOKEN_LIMIT for text in data.texts)

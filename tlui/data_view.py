@@ -5,6 +5,8 @@ from typing import Any
 
 import streamlit as st
 
+from tlcore.data import describe_encoding
+
 DATA_LABEL_MERGES = "data_label_merges"  # {"file::label column": mapping} label merges applied on the Data page
 
 _CLI_HINTS = ((" (--text-column, --label-column)", ""), ("choose one with --sheet", "choose one in the Sheet box"),
@@ -14,7 +16,8 @@ _CLI_HINTS = ((" (--text-column, --label-column)", ""), ("choose one with --shee
               ("Choose one with --label-column.", "Choose it in the Label column box."),
               ("a separate test file (--test)", "a separate test file (tlcore validate --test)"),
               ("raise --max-length", "raise Max length on the Train page"),
-              ("lower --shots", "lower Shots per class"))
+              ("lower --shots", "lower Shots per class"),
+              ("with --encoding NAME", "in the Encoding box under Reading options"))
 
 
 def page_message(message: str) -> str:
@@ -30,7 +33,7 @@ def validation_info_line(info: dict) -> str:
     if info.get("format"):
         parts.append(str(info["format"]).upper())
     if info.get("encoding"):
-        parts.append(f"encoding {info['encoding']}")
+        parts.append(f"encoding {describe_encoding(info)}")
     if info.get("delimiter_name"):
         parts.append(f"delimiter {info['delimiter_name']}")
     if info.get("sheet"):

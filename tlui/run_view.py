@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from .charts import X_AXES, loss_figure, rates_figure
+from .charts import CHART_CONFIG, X_AXES, loss_figure, rates_figure
 from .fmt import fmt_count, fmt_seconds
 from .state import remember
 
@@ -80,13 +80,12 @@ def run_charts(events: list[dict], key: str, live: bool, kept_epoch: int | None 
         help="Plot the curves against training steps or epochs (fractions of an epoch between its ends); "
              "validation points sit at the end of their epoch either way.",
         **remember(CHART_W_X_AXIS, X_AXES[0], list(X_AXES)))
-    config = {"displayModeBar": False}
     planned = live and kept_epoch is None
     st.plotly_chart(loss_figure(events, kept_epoch, x_axis, planned), width="stretch", key=f"{key}::loss",
-                    config=config)
+                    config=CHART_CONFIG)
     rates = rates_figure(events, x_axis, planned)
     if rates is not None:
-        st.plotly_chart(rates, width="stretch", key=f"{key}::rates", config=config)
+        st.plotly_chart(rates, width="stretch", key=f"{key}::rates", config=CHART_CONFIG)
 
 
 def early_stop_note(metrics: dict, events: list[dict]) -> str | None:

@@ -1,6 +1,6 @@
 """The Runs page's parts (app_pages/4_Runs.py lays them out): filters and sorting, the table of runs, one run's
 details with its live progress or results, and its actions (duplicate into Train, use, download the config,
-cancel, delete after a confirmation).
+cancel, log to MLflow or TensorBoard (tracking_view.py), delete after a confirmation).
 
 Everything here reads the run folders (tlcore.RunStore); a damaged folder is listed with its error and never
 breaks the page.
@@ -13,12 +13,15 @@ import pandas as pd
 import streamlit as st
 
 import tlcore
+from tlcore.cli import run_command
 from tlcore.runs import RunSummary
 
 from .fmt import fmt_seconds, model_tag
+from .links import new_linked_run
 from .options import prefill_train
 from .run_view import progress_info, run_charts, show_metrics, status_badge
 from .state import POLL_SECONDS, TRAIN_PAGE, USE_PAGE, USE_RUN, set_widget
+from .tracking_view import tracking_message, tracking_popover
 
 OPEN = "runs_w_open"  # the opened run's id (a selectbox, also set by selecting a table row)
 TABLE = "runs_w_table"
@@ -73,6 +76,18 @@ def note(summary: RunSummary, store: tlcore.RunStore) -> str:
         position = store.queue_position(summary.id)
         return f"queued — position {position}" if position else ""
     return (summary.error or "").removeprefix(f"run {summary.id}: ")  # tlcore's messages name the run; so does the row
+
+
+def open_linked_run(ids: list[str]) -> None:
+    """?run=ID (a shared link) opens that run, or says why it cannot."""
+    wanted = new_linked_run("runs")
+    if wanted is None:
+        return
+    if wanted in ids:
+        set_widget(OPEN, wanted)
+    else:
+        st.warning(f"The link asks for run `{wanted}`, which is not among the runs shown here (deleted, in "
+                   "another runs folder, or hidden by the filters).", icon=":material/link_off:")
 
 
 def _open_selected_row() -> None:
@@ -165,8 +180,10 @@ def actions(run: tlcore.Run, state: str, config: dict | None) -> None:
     if live:
         row.button("Cancel run", icon=":material/stop:", key="runs_cancel", on_click=_cancel, args=(run.id,),
                    disabled=run.cancel_requested, help="Ask the worker to stop at its next step.")
+    tracking_popover(row, run, state)
     row.button("Delete", icon=":material/delete:", key="runs_delete", on_click=_ask_delete, args=(run.id,),
                help="Delete the run folder (settings, metrics, predictions, weights) after a confirmation.")
+    tracking_message(run.id)
     if st.session_state.get(CONFIRM) == run.id:
         with st.container(border=True):
             st.warning(f"Delete run `{run.id}` and all its files (settings, metrics, predictions, trained "
@@ -255,6 +272,15 @@ def details(run_id: str, summary: RunSummary | None) -> None:
             st.caption("No training curve: this method does not train.")
 
     if config is not None:
+        with st.expander("Repeat it from the command line", icon=":material/terminal:"):
+            try:
+                command = run_command(config)
+            except tlcore.TLCoreError as exc:  # e.g. a method this version no longer has
+                st.caption(f"No command: {exc}")
+            else:
+                st.code(command, language="bash")  # the copy button is in the block's corner
+                st.caption("Run it where the data file is. Options left at their defaults are not written out; "
+                           "the run's YAML (Download config) holds every setting.")
         with st.expander("Settings (config.json)", icon=":material/data_object:"):
             st.json(config, expanded=2)
         if state == "succeeded":

@@ -11,6 +11,7 @@ import streamlit as st
 import tlcore
 from tlcore.use import csv_bytes, export_kind
 
+from .charts import CHART_CONFIG
 from .data_view import page_message
 from .fmt import fmt_seconds, model_tag, run_time
 from .state import DATA_NAME, TRAIN_PAGE, USE_RUN, kept_upload, remember, remembered, set_widget
@@ -93,7 +94,7 @@ def show_prediction(run: UsableRun, text: str) -> None:
     st.markdown(f"#### {prediction.predicted}")
     st.caption(f"confidence {prediction.confidence:.1%}")
     st.plotly_chart(probability_figure(prediction.labels, prediction.proba), width="stretch",
-                    key=f"use_proba::{run.id}", config={"displayModeBar": False})
+                    key=f"use_proba::{run.id}", config=CHART_CONFIG)
     st.caption(f":material/timer: {fmt_latency(prediction.seconds)} for this text · model loaded once in "
                f"{fmt_seconds(prediction.load_seconds)}")
 

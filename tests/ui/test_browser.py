@@ -113,6 +113,23 @@ def test_method_panel_recommend_and_runs_page(browser_page):
         assert not run.path.exists()
 
 
+def test_the_theme_follows_the_system_setting(browser_page):
+    """Light or dark as the viewer's system says, with the app's colours for each (.streamlit/config.toml)."""
+    from playwright.sync_api import expect
+
+    ui, _ = browser_page
+    page = ui.page
+    with ui.failure_shot():
+        for scheme, background in (("dark", "rgb(17, 24, 39)"), ("light", "rgb(255, 255, 255)")):
+            page.emulate_media(color_scheme=scheme)
+            page.goto(ui.url)
+            expect(ui.main.get_by_role("heading", name="TransferLab")).to_be_visible()
+            app = page.get_by_test_id("stApp")
+            expect(app).to_have_css("background-color", background)
+            if scheme == "dark":
+                ui.shot("theme-dark-home")
+
+
 # A paired verdict of the Compare page and the search (tlcore.compare.paired.PairedComparison.verdict).
 VERDICT = re.compile(r"beats .* points of accuracy|No clear difference on \d+ test rows|No difference")
 
@@ -238,6 +255,9 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
             timeout=RUN_TIMEOUT_MS)
         expect(main.get_by_role("heading", name="Last run")).to_be_visible()
         page.wait_for_function(f"({TRAIN_POINTS_JS})() == 24")  # 8 steps (31 rows by 4) x 3 epochs, all drawn
+        page.get_by_test_id("stPlotlyChart").first.hover()  # plotly's mode bar: one button, a PNG of the chart
+        expect(page.locator('[data-testid="stPlotlyChart"] .modebar-btn[data-title="Download plot as a png"]').first
+               ).to_be_attached()
         shot("journey-07-lora-done")
 
         # A second LoRA run: its curve grows while it trains, then it is cancelled.

@@ -73,8 +73,30 @@ def test_page_groups_runs_by_test_set_and_leaves_curve_runs_out(runs, comparison
     assert not at.exception
     assert at.multiselect[0].value == [ids["other"]]
     assert "30 test rows · 1 run" in at.selectbox[0].options[1]
+
     at.selectbox(key="compare_w_view").set_value("disagree").run()
     assert "needs at least two runs" in texts(at.info)
+
+
+def test_a_link_to_a_run_opens_its_test_set_with_the_run_chosen(runs, monkeypatch, compare_page, texts):
+    root, ids = runs
+    at = compare_page(root, monkeypatch)
+    at.query_params["run"] = ids["other"]  # /Compare?run=ID: the older test set, not the default one
+    at.run()
+    assert not at.exception
+    fingerprint = tlcore.RunStore(root).get(ids["other"]).config()["split"]["test_fingerprint"]
+    assert at.selectbox[0].value == fingerprint and at.multiselect[0].value == [ids["other"]]
+    store = tlcore.RunStore(root)
+    curve_run = next(s.id for s in store.summaries() if store.get(s.id).config().get("group") == ids["curve"])
+    at.selectbox[0].select(store.get(ids["zero-shot"]).config()["split"]["test_fingerprint"]).run()
+    assert ids["zero-shot"] in at.multiselect[0].value  # once followed, the link no longer decides
+    at.query_params["run"] = curve_run  # a learning-curve run is left out by default, but a link adds it
+    at.run()
+    assert curve_run in at.multiselect[0].value and ids["zero-shot"] in at.multiselect[0].value
+
+    at.query_params["run"] = "20990101-000000-nope"
+    at.run()
+    assert not at.exception and "not a finished run of this runs folder" in texts(at.warning)
 
 
 def test_metrics_tab_tables_hold_the_runs_numbers(runs, comparison, monkeypatch, compare_page):

@@ -124,6 +124,35 @@ def test_runs_page_opens_a_run(runs, monkeypatch, texts, runs_page):
     assert at.download_button[0].label == "Download config (YAML)"
 
 
+def test_runs_page_gives_the_command_line_that_repeats_a_run(runs, monkeypatch, runs_page):
+    from tlcore.cli import run_command
+
+    root, ids = runs
+    at = runs_page(root, monkeypatch)
+    at.selectbox(key=OPEN).set_value(ids["lora"]).run()
+    assert not at.exception
+    (code,) = at.code
+    assert code.value == run_command(tlcore.RunStore(root).get(ids["lora"]).config())
+    assert code.value.startswith("tlcore run --train ") and "--method lora" in code.value
+    assert "--epochs 10" in code.value and "--option early_stopping=2" in code.value  # what differs from defaults
+
+
+def test_a_link_opens_a_run_and_the_address_follows_the_open_run(runs, monkeypatch, runs_page, texts):
+    root, ids = runs
+    at = runs_page(root, monkeypatch)
+    at.query_params["run"] = ids["zero-shot"]  # /Runs?run=ID, e.g. a link a colleague sent
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key=OPEN).value == ids["zero-shot"]
+    at.selectbox(key=OPEN).set_value(ids["few-shot"]).run()
+    assert at.selectbox(key=OPEN).value == ids["few-shot"]  # the old address does not undo the choice
+    assert at.query_params["run"] in (ids["few-shot"], [ids["few-shot"]])  # the address is a link to it
+
+    at.query_params["run"] = "20990101-000000-zero-shot-minilm-gone"
+    at.run()
+    assert "which is not among the runs shown here" in texts(at.warning)
+
+
 def test_runs_page_opens_a_damaged_run_without_crashing(runs, monkeypatch, texts, runs_page, button):
     at = runs_page(runs[0], monkeypatch)
     at.selectbox(key=OPEN).set_value(DAMAGED).run()

@@ -19,7 +19,7 @@ from ..compare.checks.report_section import flops_text
 from ..compare.checks.slices import MIN_SLICE_SIZE, TEXT_LENGTH, slice_metrics
 from ..compare.formatting import percent
 from ..errors import ConfigError
-from .arg_types import positive_float, positive_int
+from .arg_types import add_reading_args, positive_float, positive_int, reading_options
 from .output import print_json
 
 RUNS_DIR_HELP = "where run folders are (default ./runs or $TLCORE_RUNS_DIR)"
@@ -45,8 +45,9 @@ def add_check_parsers(sub) -> None:
                    help="map a label of the file onto one of the run's (repeatable); labels that differ only in "
                         "case or spaces are matched without it")
     p.add_argument("--name", help="name to save the evaluation under (default: the file's name)")
+    add_reading_args(p)
     p.add_argument("--fresh", action="store_true", help="score again even if this evaluation is saved")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -56,6 +57,7 @@ def add_check_parsers(sub) -> None:
     p.add_argument("--column", required=True,
                    help=f"column of --data to slice by, or 'length' for the built-in {TEXT_LENGTH!r}")
     p.add_argument("--data", help="the data file the run was trained on, with the column (joined on the text)")
+    add_reading_args(p)
     p.add_argument("--text-column", help="text column of --data (default: the run's)")
     p.add_argument("--min-size", type=positive_int, default=MIN_SLICE_SIZE,
                    help=f"slices with fewer test rows are too small to judge (default {MIN_SLICE_SIZE})")
@@ -67,10 +69,11 @@ def add_check_parsers(sub) -> None:
     p.add_argument("--pairs", help=f"comma-separated A:B pairs, swapped both ways (default: {len(DEFAULT_PAIRS)} "
                                    f"pairs: {format_pairs(DEFAULT_PAIRS[:4])}, ... and first names)")
     p.add_argument("--data", help="probe the texts of this file instead of the run's test split")
+    add_reading_args(p)
     p.add_argument("--text-column", help="text column of --data (default: the run's, else guessed)")
     p.add_argument("--show", type=int, default=5, help="flipped examples to print (default 5)")
     p.add_argument("--fresh", action="store_true", help="score again even if this probe is saved")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -93,7 +96,12 @@ def _run(args):
 
 
 def cmd_evaluate(args) -> int:
-    result = evaluate_ood(_run(args), args.data, name=args.name, text_column=args.text_column,
+    data = args.data
+    if reading_options(args):  # read here with the user's encoding / delimiter; the file keeps its name
+        from ..data import read_table
+
+        data = read_table(args.data, **reading_options(args))
+    result = evaluate_ood(_run(args), data, name=args.name, text_column=args.text_column,
                           label_column=args.label_column, label_map=dict(args.map), device=args.device,
                           reuse=not args.fresh)
     if args.json:
@@ -117,7 +125,7 @@ def cmd_evaluate(args) -> int:
 def cmd_slices(args) -> int:
     from ..data import read_table
 
-    source = read_table(args.data) if args.data else None
+    source = read_table(args.data, **reading_options(args)) if args.data else None
     column = args.column
     if column in ("length", TEXT_LENGTH) and (source is None or column not in source.columns):
         column = TEXT_LENGTH
@@ -149,7 +157,7 @@ def cmd_probe(args) -> int:
         from ..data import read_table
         from ..use.predict import _texts, choose_text_column
 
-        frame = read_table(args.data)
+        frame = read_table(args.data, **reading_options(args))
         column = choose_text_column(frame, args.text_column, run.config().get("text_column"), name=args.data)
         texts, source = _texts(frame[column])[0], args.data
     result = probe_counterfactual(run, pairs, texts, source=source, device=args.device,

@@ -16,8 +16,10 @@ from ..methods.advice import DEFAULT_COMPARISON
 from ..methods.base import MAX_SEED
 from ..runs.create import create_run, method_options
 from ..runs.store import RunConfig, RunStore
-from .arg_types import positive_float, positive_int, whole_number
+from ..use.tracking import DEFAULT_EXPERIMENT, DEFAULT_LOGDIR, TARGETS
+from .arg_types import add_reading_args, positive_float, positive_int, reading_options, whole_number
 from .checks import CHECK_COMMANDS, add_check_parsers
+from .command import OPTION_FLAGS, parse_option_value
 from .output import print_json
 
 RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "accuracy_ci",
@@ -45,26 +47,43 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _option(text: str) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    if not name.strip() or "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), parse_option_value(value.strip())
+
+
+def _val_size(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else positive_float(text)
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", help="labeled data file (CSV, TSV, JSONL, JSON, XLSX, Parquet); required")
     p.add_argument("--test", help="separate labeled test file; default: a stratified hold-out of --train")
     p.add_argument("--val", help="separate labeled validation file; default: a stratified hold-out of --train")
     p.add_argument("--text-column", help="column with the text (default: guessed)")
     p.add_argument("--label-column", help="column with the label (default: guessed)")
+    add_reading_args(p)
     p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
     p.add_argument("--per-class", type=positive_int, help="sample N training rows per class (after the test split)")
     p.add_argument("--test-size", type=positive_float,
                    help="test hold-out: a fraction below 1 or a row count (default 0.2)")
     p.add_argument("--split-seed", type=_seed, help="seed of the train/val/test split (default 0)")
+    p.add_argument("--val-size", type=_val_size,
+                   help="validation hold-out: a fraction below 1 or a row count; 0 for none (default 0.1)")
     p.add_argument("--seed", type=_seed, help="seed of sampling, shots and training (default 0)")
     p.add_argument("--shots", type=positive_int, help="few-shot: examples per class (K)")
     p.add_argument("--epochs", type=positive_int, help="fine-tuning: passes over the training rows")
     p.add_argument("--lr", type=positive_float, help="fine-tuning: peak learning rate")
     p.add_argument("--batch-size", type=positive_int, help="fine-tuning: examples per step")
     p.add_argument("--max-length", type=positive_int, help="tokens per text; longer texts are cut")
+    p.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
+                   help="any method option (see `tlcore methods --json`); VALUE is read as JSON when it can be "
+                        "(16, 1e-4, true, [\"query\"]), else as text (repeatable)")
     p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
                    help="zero/few-shot: text to use for a terse label name (repeatable)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -91,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="column with the label (default: guessed)")
     p.add_argument("--test", metavar="DATA", help="separate test file: checked for leakage and unseen labels")
     p.add_argument("--sheet", metavar="NAME", help="Excel sheet of DATA to read (default: the first)")
+    add_reading_args(p)
     p.add_argument("--shots", type=positive_int, metavar="K", help="check that each class can give K examples")
     p.add_argument("--max-length", type=positive_int, metavar="TOKENS",
                    help="token limit for the long-text check (default 128, estimated at 4 characters per token)")
@@ -135,10 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="label a data file with a finished run's model; write a CSV")
     p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
     p.add_argument("--input", required=True, help="data file (CSV, TSV, JSONL, JSON, XLSX, Parquet)")
+    add_reading_args(p)
     p.add_argument("--output", required=True, help="CSV file to write: the input's columns plus predicted, "
                                                    "confidence and p_<label> per class")
     p.add_argument("--text-column", help="column with the text (default: the run's, else guessed)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -150,6 +171,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p = sub.add_parser("import", help="bring an export (folder or .zip from `tlcore export`) back as a run")
     p.add_argument("path", metavar="PATH", help="the export: a folder or .zip written by `tlcore export`")
+    p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p = sub.add_parser(
+        "export-tracking", help="log a finished run to MLflow or TensorBoard",
+        description="Log a finished run to an experiment tracker. MLflow: its settings as params, every training "
+                    "step as metrics, the final metrics (with 95 % intervals as *_low/*_high), tags and its export as "
+                    "the artifact folder export/; a run already logged there (tag transferlab.run_id) is not logged "
+                    "twice. TensorBoard: event files in LOGDIR/RUN_ID, replaced when logged again. Needs pip install "
+                    "'tlcore[mlflow]' or 'tlcore[tensorboard]'.")
+    p.add_argument("--run", required=True, help="run id (see `tlcore runs`) or run folder")
+    p.add_argument("--to", required=True, choices=TARGETS, help="the tracker")
+    p.add_argument("--uri", help="mlflow: tracking server or store (default: $MLFLOW_TRACKING_URI, else MLflow's "
+                                 "default, sqlite:///mlflow.db in the current folder)")
+    p.add_argument("--experiment", help=f"mlflow: experiment name (default {DEFAULT_EXPERIMENT})")
+    p.add_argument("--logdir", help=f"tensorboard: log folder; the run goes in LOGDIR/RUN_ID "
+                                    f"(default ./{DEFAULT_LOGDIR})")
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     add_check_parsers(sub)  # evaluate, slices, probe, footprint (tlcore/checks/commands.py)
@@ -196,8 +233,8 @@ def _cmd_validate(args) -> int:
 
     with warnings.catch_warnings():  # what reading changed is part of the report
         warnings.simplefilter("ignore", DataWarning)
-        frame = read_table(args.data, sheet=args.sheet)
-        test = read_table(args.test) if args.test else None
+        frame = read_table(args.data, sheet=args.sheet, **reading_options(args))
+        test = read_table(args.test, **reading_options(args)) if args.test else None
     report = validate(frame, args.text_column, args.label_column, test_frame=test, shots=args.shots,
                       tokenizer_max_length=args.max_length)
     if args.json:
@@ -251,27 +288,29 @@ def _apply_config_file(args) -> None:
 def _load(args):
     """(train, test or None, validation or None); guessed columns are written back to args, so the
     test and validation files are read with the same columns and the run's config records them."""
-    frame = read_table(args.train)
+    frame = read_table(args.train, **reading_options(args))
     if args.text_column is None or args.label_column is None:
         guessed_text, guessed_label = guess_columns(frame)
         args.text_column = args.text_column or guessed_text
         args.label_column = args.label_column or guessed_label
     data = to_labeled(frame, args.text_column, args.label_column, name=args.train)
-    extra = [to_labeled(read_table(path), args.text_column, args.label_column, name=path) if path else None
-             for path in (args.test, args.val)]
+    extra = [to_labeled(read_table(path, **reading_options(args)), args.text_column, args.label_column, name=path)
+             if path else None for path in (args.test, args.val)]
     return data, extra[0], extra[1]
 
 
 def _options(args, method: str, strict: bool) -> dict:
-    given = {"shots": args.shots, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-             "max_length": args.max_length, "seed": args.seed,
-             "label_descriptions": dict(args.label_description) or None}
-    given = {**getattr(args, "config_options", {}), **{k: v for k, v in given.items() if v is not None}}
+    given = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in OPTION_FLAGS.items()}
+    given.update({"seed": args.seed,
+                  "label_descriptions": dict(args.label_description) or None})
+    given = {**getattr(args, "config_options", {}), **{k: v for k, v in given.items() if v is not None},
+             **dict(getattr(args, "option", []))}
     kept = method_options(method, given, strict=False)
     from_flags = {k for k, v in given.items() if v is not None and k not in getattr(args, "config_options", {})}
     ignored = sorted(k for k in from_flags if k not in kept and k != "seed")
     if strict and ignored:
-        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        named = dict(getattr(args, "option", []))
+        flags = ", ".join(f"--option {k}" if k in named else "--" + k.replace("_", "-") for k in ignored)
         raise UsageError(f"{flags} does not apply to method {method!r}; see its options with `tlcore methods`.")
     return kept
 
@@ -472,7 +511,7 @@ def _cmd_predict(args) -> int:
 
     run = as_run(args.run, args.runs_dir)
     report = predict_file(run, args.input, args.output, text_column=args.text_column, device=args.device,
-                          callback=None if args.quiet else _ProgressPrinter())
+                          callback=None if args.quiet else _ProgressPrinter(), **reading_options(args))
     if args.json:
         print_json({**report.to_dict(), "output": str(args.output)})
     else:
@@ -514,9 +553,24 @@ def _cmd_import(args) -> int:
     return 0
 
 
+def _cmd_export_tracking(args) -> int:
+    from ..runs.store import as_run
+    from ..use.tracking import export_tracking
+
+    applies = (("--uri", args.uri, "mlflow"), ("--experiment", args.experiment, "mlflow"),
+               ("--logdir", args.logdir, "tensorboard"))
+    wrong = [flag for flag, value, target in applies if value is not None and target != args.to]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} does not apply to --to {args.to}; see `tlcore export-tracking --help`.")
+    run = as_run(args.run, args.runs_dir)
+    result = export_tracking(run, args.to, uri=args.uri, experiment=args.experiment, logdir=args.logdir)
+    print_json(result.to_dict()) if args.json else print(result.message)
+    return 0
+
+
 COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
             "run": _cmd_run, "compare": _cmd_compare, "best": _cmd_best, "runs": _cmd_runs, "predict": _cmd_predict,
-            "export": _cmd_export, "import": _cmd_import, **CHECK_COMMANDS}
+            "export": _cmd_export, "import": _cmd_import, "export-tracking": _cmd_export_tracking, **CHECK_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

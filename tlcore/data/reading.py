@@ -1,8 +1,9 @@
 """Reading the tables analysts really have into a DataFrame.
 
-CSV/TSV/TXT with the separator sniffed, JSON Lines, JSON, Excel and Parquet; UTF-8 with or without BOM,
-UTF-16 and Windows-1252. What is not a table (binary junk, an HTML page, prose) is refused with a message
-that says what was found and what to do. ``tlcore.data.validation`` then checks the table's content.
+CSV/TSV/TXT with the separator sniffed, JSON Lines, JSON, Excel and Parquet; text in any common encoding,
+detected or named by the user (``tlcore.data.encoding``). What is not a table (binary junk, an HTML page,
+prose) is refused with a message that says what was found and what to do. ``tlcore.data.validation`` then
+checks the table's content.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError
+from .encoding import binary_error, check_encoding, decode
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".parquet")
 DELIMITERS = (",", ";", "\t", "|")
@@ -106,50 +108,6 @@ def _looks_like_html(text: str) -> bool:
         head.startswith("<") and ("<html" in head or "<head" in head or "<body" in head))
 
 
-def _binary_error(name: str, detail: str) -> DatasetError:
-    return DatasetError(f"{name} looks like a binary file ({detail}), not a text table; "
-                        "export the data as CSV (UTF-8) with a header row, for example text,label.")
-
-
-def _decode(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode the bytes of a text table; return (text, encoding used)."""
-    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        encoding = "utf-32"
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16-le" if raw.startswith(b"\xff\xfe") else "utf-16-be"
-    elif raw.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    else:
-        encoding = None
-    if encoding:
-        skip = {"utf-32": 0, "utf-8-sig": 3}.get(encoding, 2)  # the utf-32 codec reads its own BOM
-        codec = {"utf-8-sig": "utf-8"}.get(encoding, encoding)
-        try:
-            text = raw[skip:].decode(codec)
-        except UnicodeDecodeError as exc:
-            raise DatasetError(f"{name} starts with a {encoding.upper()} byte-order mark but byte {exc.start + skip} "
-                               "does not decode as that encoding (the file may be cut short or damaged); "
-                               "save it again as UTF-8.") from None
-        return text.lstrip("\ufeff"), encoding
-    if not raw.strip():
-        raise DatasetError(f"{name} is empty; upload a file with a header row and at least one data row.")
-    sample = raw[:4096]
-    if b"\x00" in sample:
-        # UTF-16 without a byte-order mark: ASCII text with every other byte zero.
-        even, odd = sample[0::2], sample[1::2]
-        if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
-            return _decode(b"\xff\xfe" + raw, name)
-        if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
-            return _decode(b"\xfe\xff" + raw, name)
-        raise _binary_error(name, f"{sample.count(0)} zero bytes in its first {len(sample):,} bytes")
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
 def _check_text_is_tabular(text: str, name: str) -> None:
     if not text.strip():
         raise DatasetError(f"{name} is empty; upload a file with a header row and at least one data row.")
@@ -159,7 +117,7 @@ def _check_text_is_tabular(text: str, name: str) -> None:
     sample = text[:65536]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v" or ord(ch) == 127)
     if controls > max(3, 0.01 * len(sample)):
-        raise _binary_error(name, f"{controls} control characters in its first {len(sample):,} characters")
+        raise binary_error(name, f"{controls} control characters in its first {len(sample):,} characters")
 
 
 # -- delimited text (CSV, TSV, TXT) -------------------------------------------------------------------------
@@ -628,14 +586,14 @@ def _cut_long_texts(frame: pd.DataFrame, name: str, max_chars: int, attrs: dict)
     return frame
 
 
-def _parse(raw: bytes, name: str, suffix: str, found: str | None, sheet, delimiter, max_rows: int,
-           attrs: dict) -> pd.DataFrame:
+def _parse(raw: bytes, name: str, suffix: str, found: str | None, sheet, delimiter, encoding: str | None,
+           max_rows: int, attrs: dict) -> pd.DataFrame:
     if suffix == ".xlsx":
         if found != "xlsx":
             what = _SIGNATURE_HINTS.get(found) if found and found != "zip" else None
             if what is None:
                 try:
-                    text, _ = _decode(raw, name)
+                    text = decode(raw, name).text
                 except DatasetError:
                     text = ""
                 what = ("an HTML page (the link probably led to a web page); download the workbook itself"
@@ -653,8 +611,9 @@ def _parse(raw: bytes, name: str, suffix: str, found: str | None, sheet, delimit
         return _read_parquet(raw, name, max_rows)
     if found:
         raise DatasetError(f"{name} is not a text table: it is {_SIGNATURE_HINTS[found]}.")
-    text, encoding = _decode(raw, name)
-    attrs["encoding"] = encoding
+    decoded = decode(raw, name, encoding)
+    text = decoded.text
+    attrs.update(encoding=decoded.encoding, encoding_confidence=decoded.confidence, encoding_source=decoded.source)
     _check_text_is_tabular(text, name)
     if suffix == ".jsonl":
         stripped = text.lstrip()
@@ -668,17 +627,21 @@ def _parse(raw: bytes, name: str, suffix: str, found: str | None, sheet, delimit
 
 
 def read_table(source: str | Path | BinaryIO | bytes, name: str | None = None, *, sheet: str | int | None = None,
-               delimiter: str | None = None, max_rows: int | None = None, max_bytes: int | None = None,
-               max_text_chars: int | None = None) -> pd.DataFrame:
+               delimiter: str | None = None, encoding: str | None = None, max_rows: int | None = None,
+               max_bytes: int | None = None, max_text_chars: int | None = None) -> pd.DataFrame:
     """Read a CSV/TSV/TXT/JSONL/JSON/Excel/Parquet file into a DataFrame.
 
     ``source`` is a path, raw bytes or a binary file object (such as a Streamlit upload); ``name`` gives the
     file name (its suffix picks the format) when ``source`` is not a path. ``sheet`` picks an Excel sheet by
     name or 0-based number (default: the first); ``delimiter`` overrides the sniffed separator of a text table
-    (comma, semicolon, tab or pipe). Text tables are decoded as UTF-8 (with or without BOM), UTF-16/32 (BOM),
-    else Windows-1252 / Latin-1. Cells of text tables are strings, with empty cells missing (NaN).
+    (comma, semicolon, tab or pipe). ``encoding`` names the encoding of a text table ("cp1251", "shift_jis"; an
+    unknown name is a DatasetError); by default a byte-order mark decides, then UTF-8, then UTF-16/32 without a
+    mark, then a detector that refuses the file, naming the likely encodings, when it cannot tell them apart
+    (see ``tlcore.data.encoding``). Cells of text tables are strings, with empty cells missing (NaN).
 
-    What was found is recorded in ``frame.attrs``: ``format``, ``encoding``, ``delimiter``, ``sheet`` and
+    What was found is recorded in ``frame.attrs``: ``format``, ``encoding`` with ``encoding_confidence`` (1.0
+    for a byte-order mark or valid UTF-8, the detector's 0-1 for a guess, None when given) and ``encoding_source``
+    ("bom", "utf-8", "detector" or "user"), ``delimiter``, ``sheet`` and
     ``sheets`` (Excel), ``first_row`` and ``skipped_rows`` (see :func:`row_numbers`), ``truncated_texts`` and
     ``load_warnings`` (a list of ``{"code", "message", "rows"}``; each is also issued as a :class:`DataWarning`).
 
@@ -689,6 +652,8 @@ def read_table(source: str | Path | BinaryIO | bytes, name: str | None = None, *
     max_rows = MAX_ROWS if max_rows is None else max_rows
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     max_text_chars = MAX_TEXT_CHARS if max_text_chars is None else max_text_chars
+    if encoding is not None:  # an unknown name is bad input even for a workbook, which has no text encoding
+        encoding = check_encoding(encoding)
     raw, name = _read_bytes(source, name, max_bytes)
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -706,7 +671,7 @@ def read_table(source: str | Path | BinaryIO | bytes, name: str | None = None, *
     if not raw.strip() and suffix in (".xlsx", ".parquet"):
         raise DatasetError(f"{name} is empty (0 bytes of data); export the file again.")
     try:
-        frame = _parse(raw, name, suffix, found, sheet, delimiter, max_rows, attrs)
+        frame = _parse(raw, name, suffix, found, sheet, delimiter, encoding, max_rows, attrs)
     except DatasetError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, csv.Error, RecursionError, OSError, ImportError,

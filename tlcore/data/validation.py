@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from ..errors import DatasetError, quoted
+from .encoding import describe_encoding
 from .labeled import LabeledData, _label_string, guess_columns, make_split, rows_taken
 from .reading import row_numbers, row_word
 
@@ -68,7 +69,7 @@ class ValidationReport:
     def lines(self) -> list[str]:
         """The report as readable lines: a summary, the errors, the warnings, then the info."""
         info = self.info
-        where = ", ".join(str(v) for v in (info.get("format"), info.get("encoding"),
+        where = ", ".join(str(v) for v in (info.get("format"), describe_encoding(info),
                                            f"sheet {info['sheet']!r}" if info.get("sheet") else None,
                                            f"delimiter {info['delimiter_name']}" if info.get("delimiter_name")
                                            else None) if v)
@@ -184,7 +185,8 @@ def validate(frame: pd.DataFrame, text_column: str | None = None, label_column: 
     word = row_word(frame)
     info = report.info
     info.update(name=name, format=frame.attrs.get("format"), encoding=frame.attrs.get("encoding"),
-                delimiter=frame.attrs.get("delimiter"),
+                encoding_confidence=frame.attrs.get("encoding_confidence"),
+                encoding_source=frame.attrs.get("encoding_source"), delimiter=frame.attrs.get("delimiter"),
                 delimiter_name={",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
                     frame.attrs.get("delimiter"), frame.attrs.get("delimiter")),
                 sheet=frame.attrs.get("sheet"), rows_read=len(frame), rows_usable=0,

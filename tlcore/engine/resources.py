@@ -39,21 +39,13 @@ def _gb(size: int) -> str:
 
 
 def available_memory() -> int | None:
-    """Bytes the kernel can give without swapping (MemAvailable), or None if unknown."""
-    try:
-        import psutil
+    """Bytes the system can give without swapping (Linux's MemAvailable), or None if unknown."""
+    import psutil
 
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
     try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+        return int(psutil.virtual_memory().available)
+    except (psutil.Error, OSError):
+        return None
 
 
 def estimate_memory(total_params: int, trainable_params: int, available: int | None = None,

@@ -8,28 +8,32 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from pathlib import Path
 from typing import Iterator
 
 
-def _cpu_sample() -> tuple[int, int, int]:
-    """(all jiffies, idle jiffies, this process's jiffies) so far, from Linux's /proc."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
-    return sum(values), values[3] + values[4], int(own[0]) + int(own[1])
+def _cpu_sample() -> tuple[float, float, float]:
+    """(CPU seconds of all cores, their idle seconds, this process's CPU seconds) so far, on any system (psutil
+    reads Linux's /proc/stat and /proc/self/stat)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    # As psutil.cpu_percent counts: Linux's guest time is already inside user and nice; waiting on disk is idle.
+    total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    own = psutil.Process().cpu_times()
+    return total, times.idle + getattr(times, "iowait", 0.0), own.user + own.system
 
 
 def _busy_elsewhere(window: float) -> float | None:
-    """Cores other processes used during the last ``window`` seconds (Linux's /proc; elsewhere the 1-minute
-    load average). Not the load average where /proc exists: it lags by a minute, so right after one run ends
-    it would count that finished run as busy and start the next one on half an idle machine."""
+    """Cores other processes used during the last ``window`` seconds (None where the system does not say).
+    Not the load average: it lags by a minute, so right after one run ends it would count that finished run
+    as busy and start the next one on half an idle machine."""
+    import psutil
+
     try:
         total, idle, own = _cpu_sample()
         time.sleep(window)
         total_after, idle_after, own_after = _cpu_sample()
-    except (OSError, ValueError, IndexError):
-        with contextlib.suppress(OSError, AttributeError):
-            return os.getloadavg()[0]
+    except (psutil.Error, OSError, AttributeError):
         return None
     elapsed = total_after - total
     used = (elapsed - (idle_after - idle) - (own_after - own)) / elapsed * (os.cpu_count() or 1) if elapsed else 0.0

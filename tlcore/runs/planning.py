@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.models import model_folder, resolve_model
+from ..engine.models import choose_device, model_folder, resolve_model
 from ..engine.training import resolve_epochs
 from ..methods import get_method
 from ..methods.base import FlopEstimate, Workload
@@ -38,15 +38,15 @@ def matmul_gflops() -> float:
     """Peak fp32 1024x1024 matrix-multiply speed here (GPU if present), GFLOP/s: the best of ~0.3 s of tries."""
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = choose_device()  # where runs will train
     a = torch.randn(1024, 1024, device=device)
     b = torch.randn(1024, 1024, device=device)
     best, deadline = float("inf"), time.perf_counter() + 0.3
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
+        if device != "cpu":  # a GPU works asynchronously: wait for the product
+            getattr(torch, device).synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * 1024**3 / best / 1e9
 

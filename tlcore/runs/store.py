@@ -15,7 +15,6 @@ This module is light (no torch): the UI imports it to list and watch runs.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -53,25 +52,25 @@ def max_concurrent_runs() -> int:
 def run_slot(root: Path, on_wait=None, poll_seconds: float = 0.5):
     """Hold one of the folder's execution slots for the duration of a run (a queue of file locks).
 
-    The operating system releases a lock when its process dies, so a crashed or killed worker
-    can never block the queue.
+    The operating system releases a lock when its process dies (flock on Linux and macOS, msvcrt's lock on
+    Windows, both through filelock), so a crashed or killed worker can never block the queue.
     """
+    from filelock import FileLock, Timeout
+
     slots = root / ".slots"
     slots.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:
         for i in range(max_concurrent_runs()):
-            handle = open(slots / f"slot-{i}.lock", "w")
+            lock = FileLock(slots / f"slot-{i}.lock")
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
+                lock.acquire(blocking=False)  # taken by another run: try the next slot
+            except Timeout:
                 continue
             try:
                 yield i
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
+                lock.release()
             return
         if on_wait and not waited:
             on_wait()
@@ -83,7 +82,21 @@ def write_json_atomic(path: Path, payload) -> None:
     """Write JSON so that a reader sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
+    replace_file(tmp, path)
+
+
+def replace_file(source: Path, target: Path, wait_seconds: float = 1.0) -> None:
+    """``os.replace``, retried for up to ``wait_seconds`` on Windows, which refuses to replace a file that another
+    process has open (the app reading status.json as the worker writes it); elsewhere a rename never waits."""
+    deadline = time.monotonic() + (wait_seconds if os.name == "nt" else 0.0)
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def model_tag(model: str) -> str:
@@ -143,18 +156,47 @@ def _library_versions() -> dict:
     return out
 
 
-def _pid_alive(pid: int | None) -> bool:
+def process_created(pid: int | None) -> float | None:
+    """When process ``pid`` started (seconds), or None when there is none: recorded beside a worker's pid so that
+    a later process given the same pid (Windows reuses them soon) is not taken for the worker.
+
+    On Linux counted from boot: psutil adds the boot time as the system clock says it now, so its wall-clock
+    answer moves whenever the clock is set; elsewhere the wall-clock time recorded when the process started.
+    """
+    import psutil
+
+    if not pid:
+        return None
+    try:
+        return _created(psutil.Process(pid))
+    except psutil.Error:
+        return None
+
+
+def _created(process) -> float:
+    import psutil
+
+    created = process.create_time()
+    return created - psutil.boot_time() if sys.platform.startswith("linux") else created
+
+
+def _pid_alive(pid: int | None, created: float | None = None) -> bool:
+    """Whether ``pid`` is still the worker: it exists, has not exited (a zombie, dead but not yet reaped by its
+    parent, has), runs as this user (another user's process with the pid is not ours) and, when known, started
+    at ``created`` (not a later process that reused the pid)."""
+    import psutil
+
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if created is not None and abs(_created(process) - created) > 0.5:
+            return False
+        return process.username() == psutil.Process().username()
+    except psutil.Error:  # gone, or not ours to look at
         return False
-    try:  # a zombie (dead, not yet reaped) still answers kill(0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class Run:
@@ -182,7 +224,8 @@ class Run:
     def status(self) -> dict:
         """The status, with a dead worker detected: a 'running' run whose process is gone is 'failed'."""
         status = self._read_json("status.json", {"status": "damaged", "error": "status.json is missing"})
-        if status.get("status") in LIVE_STATES and status.get("pid") and not _pid_alive(status.get("pid")):
+        if (status.get("status") in LIVE_STATES and status.get("pid")
+                and not _pid_alive(status.get("pid"), status.get("pid_created"))):
             status = {**status, "status": "failed",
                       "error": "the worker process ended unexpectedly (killed, crashed or out of memory) "
                                f"while {status.get('stage') or 'running'}; start the run again."}
@@ -224,6 +267,8 @@ class Run:
 
     def update_status(self, **changes) -> None:
         current = self._read_json("status.json", {}) or {}
+        if "pid" in changes:  # the process's start time goes with its pid (see _pid_alive)
+            changes.setdefault("pid_created", process_created(changes["pid"]))
         if "stage" in changes and changes["stage"] != current.get("stage"):
             changes.setdefault("stage_started", time.time())  # lets the UI estimate time left per stage
         self.write_status({**current, **changes})
@@ -300,7 +345,7 @@ class RunStore:
         return Run(self.root / run_id)
 
     def get(self, run_id: str) -> Run:
-        if not run_id or "/" in run_id or run_id.startswith("."):
+        if not run_id or re.search(r"[\\/]", run_id) or run_id.startswith("."):  # a path on any system
             raise RunError(f"{run_id!r} is not a run id; list runs with `tlcore runs`.")
         path = self.root / run_id
         if not (path / "config.json").exists() and not (path / "status.json").exists():
@@ -347,7 +392,7 @@ def as_run(run: Run | str | Path, runs_dir: str | Path | None = None) -> Run:
     if isinstance(run, Run):
         return run
     text = str(run)
-    if os.sep in text or (isinstance(run, Path) and Path(run).is_dir()):
+    if re.search(r"[\\/]", text) or (isinstance(run, Path) and Path(run).is_dir()):  # either separator
         path = Path(text)
         if not (path / "config.json").exists():
             raise RunError(f"{text!r} is not a run folder (it has no config.json); give a run id from "

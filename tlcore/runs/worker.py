@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import shutil
 import sys
 import time
@@ -56,7 +55,16 @@ class RunCallback(Callback):
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """The most memory this process has held at once, MiB."""
+    try:
+        import resource  # POSIX only
+    except ImportError:  # Windows: the peak working set, which psutil reads there
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
 def execute(run: Run, echo=None) -> dict:

@@ -267,8 +267,10 @@ def _file_row_numbers(frame: pd.DataFrame) -> list[int]:
 
 
 def predict_file(run: Run, source: str | Path, output: str | Path, text_column: str | None = None,
-                 callback=None, device: str = "auto") -> PredictionReport:
-    """Read a data file (any format ``read_table`` reads), label it, write the result as CSV.
+                 callback=None, device: str = "auto", encoding: str | None = None,
+                 delimiter: str | None = None) -> PredictionReport:
+    """Read a data file (any format ``read_table`` reads, with its ``encoding`` and ``delimiter`` when given),
+    label it, write the result as CSV.
 
     Everything cheap is checked first (run, output path, input file, text column) so bad input fails
     before a model loads.
@@ -278,7 +280,7 @@ def predict_file(run: Run, source: str | Path, output: str | Path, text_column: 
     check_output_path(output, source)
     with warnings.catch_warnings():  # what reading changed goes into the report (frame.attrs), not stderr
         warnings.simplefilter("ignore")
-        frame = read_table(source)
+        frame = read_table(source, encoding=encoding, delimiter=delimiter)
     choose_text_column(frame, text_column, config.get("text_column"), name=source.name)  # name the file
     out, report = predict_frame(run, frame, text_column, callback, device=device)
     write_csv(out, output)
