@@ -256,7 +256,7 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
         expect(main.get_by_role("heading", name="Last run")).to_be_visible()
         page.wait_for_function(f"({TRAIN_POINTS_JS})() == 24")  # 8 steps (31 rows by 4) x 3 epochs, all drawn
         page.get_by_test_id("stPlotlyChart").first.hover()  # plotly's mode bar: one button, a PNG of the chart
-        expect(page.locator('[data-testid="stPlotlyChart"] .modebar-btn[data-title="Download plot as a png"]').first
+        expect(page.locator('[data-testid="stPlotlyChart"] .modebar-btn[data-title="Download plot as a PNG" i]').first
                ).to_be_attached()
         shot("journey-07-lora-done")
 

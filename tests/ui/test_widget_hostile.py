@@ -207,6 +207,8 @@ def test_train_instruction_must_name_the_labels(value, train_decoder, texts, sta
 
 @pytest.mark.parametrize("key, typed, held", NUMBERS, ids=[f"{k.split(':')[-1]}={t}" for k, t, _ in NUMBERS])
 def test_train_numbers_outside_their_range_are_put_back(key, typed, held, train, texts):
+    if train.number_input(key=key).disabled:  # rows per class: off while "Use all training rows" (the default) is on
+        train.checkbox(key=tlui.TRAIN_W_USE_ALL).uncheck().run()
     train.number_input(key=key).set_value(typed).run()
     assert_page_stays_up(train)
     assert train.number_input(key=key).value == held  # Streamlit resets an out-of-range value
