@@ -18,7 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import tlcore
+# The tests run where nothing outside can be reached, as CI does: no library may even try the Hugging Face Hub.
+# (Importing tlcore sets nothing; its CLI and workers set this for themselves.)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import tlcore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"

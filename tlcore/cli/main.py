@@ -9,7 +9,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..data import guess_columns, read_table, to_labeled
-from ..engine.models import is_available, list_models, model_folder, resolve_model
+from ..engine.models import is_available, list_models, model_folder, resolve_model, stay_offline
 from ..errors import TLCoreError
 from ..methods import Callback, list_methods, reference_methods
 from ..methods.advice import DEFAULT_COMPARISON
@@ -574,6 +574,7 @@ COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prep
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stay_offline()  # this process is ours: it loads local folders only
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

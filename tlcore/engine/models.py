@@ -21,9 +21,16 @@ from typing import Callable, Literal
 
 from ..errors import ModelError
 
-# Nothing is ever downloaded at run time: bundled models come from packages, others from folders.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# Nothing is ever downloaded at run time: bundled models come from packages, others from folders, and every load
+# names a local folder. Importing tlcore changes no environment variable (it would switch off the Hub for the
+# user's own code in the same notebook); the processes TransferLab starts itself stay offline (OFFLINE_ENV).
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+
+
+def stay_offline() -> None:
+    """For a process of TransferLab's own (the CLI, a worker): no Hub call, whatever a library tries."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
 
 ModelKind = Literal["encoder", "decoder"]
 

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+from ..engine.models import OFFLINE_ENV
+
 
 def detached_options(windows: bool = os.name == "nt") -> dict:
     """Popen options that cut a child loose from the caller's terminal: Ctrl+C in it, or closing it, does not
@@ -26,7 +28,8 @@ def launch_detached(module: str, args: Sequence[str], log: Path) -> int:
     """``python -m module args...`` detached from the caller, its output appended to ``log``; returns its pid."""
     with open(log, "ab") as handle:
         process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, **detached_options())
+                                   stdin=subprocess.DEVNULL, env={**OFFLINE_ENV, **os.environ},
+                                   **detached_options())
     # Reap the child when it exits so it never lingers as a zombie of the app process.
     threading.Thread(target=process.wait, daemon=True).start()
     return process.pid
