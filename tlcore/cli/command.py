@@ -17,7 +17,8 @@ from ..runs.store import RunConfig
 # Method options with a flag of their own; any other option goes through `--option NAME=VALUE`.
 OPTION_FLAGS = {"shots": "--shots", "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
                 "max_length": "--max-length"}
-DEFAULTS = RunConfig(model="", method="")
+# What `tlcore run` uses for a setting no flag (and no --config) gives: the command leaves out what equals these.
+RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "val_size": 0.1}
 
 
 def parse_option_value(text: str) -> Any:
@@ -57,19 +58,19 @@ def run_command(config: dict) -> str:
               "--model", settings.model, "--method", settings.method]
     if settings.per_class is not None:
         parts += ["--per-class", str(settings.per_class)]
-    if not settings.test_name and settings.test_size != DEFAULTS.test_size:
+    if not settings.test_name and settings.test_size != RUN_DEFAULTS["test_size"]:
         parts += ["--test-size", _number(settings.test_size)]
-    if not settings.val_name and settings.val_size != DEFAULTS.val_size:
+    if not settings.val_name and settings.val_size != RUN_DEFAULTS["val_size"]:
         parts += ["--val-size", _number(settings.val_size)]
-    if settings.split_seed != DEFAULTS.split_seed:
+    if settings.split_seed != RUN_DEFAULTS["split_seed"]:
         parts += ["--split-seed", str(settings.split_seed)]
     # --seed samples the training rows and seeds the method; the split records the sampling seed.
     seed = (config.get("split") or {}).get("sample_seed", options.get("seed", 0))
-    if seed:
+    if seed != RUN_DEFAULTS["seed"]:
         parts += ["--seed", str(seed)]
     if options.get("seed", seed) != seed:  # the app samples with seed 0 and may seed the method otherwise
         parts += ["--option", f"seed={options['seed']}"]
-    if settings.device != DEFAULTS.device:
+    if settings.device != RUN_DEFAULTS["device"]:
         parts += ["--device", settings.device]
     for name, value in sorted(options.items()):
         if name == "seed" or value == defaults.get(name):

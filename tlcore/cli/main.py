@@ -19,7 +19,7 @@ from ..runs.store import RunConfig, RunStore
 from ..use.tracking import DEFAULT_EXPERIMENT, DEFAULT_LOGDIR, TARGETS
 from .arg_types import add_reading_args, positive_float, positive_int, reading_options, whole_number
 from .checks import CHECK_COMMANDS, add_check_parsers
-from .command import OPTION_FLAGS, parse_option_value
+from .command import OPTION_FLAGS, RUN_DEFAULTS, parse_option_value
 from .output import print_json
 
 RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "accuracy_ci",
@@ -55,7 +55,14 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def _val_size(text: str) -> float:
-    return 0.0 if text.strip() in ("0", "0.0") else positive_float(text)
+    """--val-size: like --test-size, but 0 (no validation rows) is allowed."""
+    try:
+        return 0.0 if float(text) == 0 else positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 0 (no validation rows), a fraction below 1 or a row count, "
+                                         f"got {text[:40]!r}") from None
+    except ValueError:
+        return positive_float(text)  # not a number: its message says so
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -249,8 +256,6 @@ def _cmd_validate(args) -> int:
                      f"{'them' if len(report.errors) > 1 else 'it'}.")
 
 
-# Used when neither a flag nor --config gives a value.
-RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "val_size": 0.1}
 
 
 def _apply_config_file(args) -> None:
@@ -564,7 +569,10 @@ def _cmd_export_tracking(args) -> int:
         raise UsageError(f"{', '.join(wrong)} does not apply to --to {args.to}; see `tlcore export-tracking --help`.")
     run = as_run(args.run, args.runs_dir)
     result = export_tracking(run, args.to, uri=args.uri, experiment=args.experiment, logdir=args.logdir)
-    print_json(result.to_dict()) if args.json else print(result.message)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.message)
     return 0
 
 
