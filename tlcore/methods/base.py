@@ -15,6 +15,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.architectures import Architecture, read_architecture
 from ..engine.callbacks import Callback
 from ..engine.models import ModelSpec
 from ..errors import ConfigError, MethodError
@@ -142,6 +143,9 @@ class Method(ABC):
     config_cls: ClassVar[type[MethodConfig]]
     trains: ClassVar[bool] = False  # True when fit() learns from labels (a reference baseline when False)
     takes_epochs: ClassVar[bool] = False  # True when fit() takes gradient steps in passes over the rows
+    # False when fit() trains through code that does not take TransferLab's mixed precision (autocast + loss
+    # scaling in tlcore.engine.training): such a method trains in fp32 whatever the run's precision.
+    mixed_precision_fit: ClassVar[bool] = True
     # How the method uses labeled rows, as the app groups methods: "zero-shot", "few-shot" or "fine-tuned".
     family: ClassVar[str] = "fine-tuned"
     # Tried by "Find the best method": a small portfolio that covers the families at a bounded cost.
@@ -189,6 +193,11 @@ class Method(ABC):
         """(trainable, total) parameters of the method on ``model``, a sequence classifier of the base model
         built on the meta device (no weights in memory). This default trains nothing."""
         return 0, sum(p.numel() for p in model.parameters())
+
+    @classmethod
+    def check_model(cls, architecture: Architecture, kind: str) -> None:
+        """Refuse, before anything loads, a model whose architecture cannot do this method (read from its
+        config.json; ``kind`` is "encoder" or "decoder"). Raise MethodError naming what is missing."""
 
     @classmethod
     def check_data(cls, class_counts: dict[str, int], options: dict) -> None:
@@ -294,6 +303,14 @@ def check_supported(entry: MethodEntry, model: ModelSpec) -> None:
     if model.kind not in entry.kinds:
         raise MethodError(f"method {entry.name!r} does not work with {model.kind} models like {model.name!r} "
                           f"(it supports: {', '.join(entry.kinds)}). {entry.method_cls.description}")
+    if model.path:  # a folder of the user's (the bundled models are known to work): its config says what it can do
+        entry.method_cls.check_model(read_architecture(model.path), model.kind)
+
+
+def missing_head(method: str, architecture: Architecture, head: str, needed_for: str, instead: str) -> MethodError:
+    """The refusal of a method that needs a transformers class ``head`` the architecture does not have."""
+    return MethodError(f"method {method!r} needs {needed_for}, and transformers has no {head} class for "
+                       f"{architecture.described} models, so it cannot run on this one. {instead}")
 
 
 ProgressFn = Callable[[int, int], None]

@@ -1,7 +1,8 @@
 """Linear probe: frozen sentence features from the model, and a logistic-regression head on top.
 
-Features are mean-pooled hidden states (encoders and decoders alike). They are cached on disk per
-model and text, so probing the same data again (other seeds, other sizes) costs no model time. The
+Features are the model's sentence vectors (tlcore.engine.encoders): pooled as the folder's
+sentence-transformers configuration says, else mean-pooled (encoders and decoders alike). They are cached on disk per
+model, recipe and text, so probing the same data again (other seeds, other sizes) costs no model time. The
 cache is capped (FEATURE_CACHE_BYTES over all models): the least recently used texts go first.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..data import LabeledData
 from ..engine.callbacks import Callback
 from ..engine.encoders import embed
 from ..engine.models import cache_dir
+from ..engine.sentence_config import read_sentence_config
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 from .export_snippets import LINEAR_HEAD_BODY, encoder_snippet
 
@@ -37,11 +39,22 @@ FEATURE_CACHE_BYTES = 256 * 2**20  # ~150,000 MiniLM texts; a cache must not fil
 _known_bytes: dict[Path, int] = {}
 
 
+def _weights_stamp(folder: Path) -> str:
+    """The weights' sizes and times: a folder whose weights changed (a model adapted again under the same name) is
+    embedded again rather than served its old vectors."""
+    stamps = [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in sorted(folder.glob("*.safetensors"))]
+    return "|" + ",".join(stamps)
+
+
 class FeatureCache:
-    """Embeddings on disk, one .npy per (model folder, max length, text)."""
+    """Embeddings on disk, one .npy per (model folder, max length, embedding recipe, text)."""
 
     def __init__(self, folder: Path, max_length: int) -> None:
-        key = hashlib.sha256(f"{Path(folder).resolve()}|{max_length}".encode()).hexdigest()[:16]
+        self.recipe = read_sentence_config(folder)
+        # The length the texts are really cut at, the weights (``_weights_stamp``) and the recipe (a plain
+        # mean-pooling recipe adds nothing: its key is "").
+        tag = f"{Path(folder).resolve()}|{self.recipe.length(max_length)}{_weights_stamp(Path(folder))}"
+        key = hashlib.sha256((tag + (f"|{self.recipe.key}" if self.recipe.key else "")).encode()).hexdigest()[:16]
         self.root = cache_dir() / "features" / key
         self.folder, self.max_length = folder, max_length
 
@@ -116,7 +129,9 @@ class LinearProbe(Method):
     required_artifacts = ("linear_head.json",)
 
     def _features(self, texts: Sequence[str], callback: Callback | None) -> np.ndarray:
-        return FeatureCache(self.folder, self.config.max_length).get(texts, self.device, callback)
+        cache = FeatureCache(self.folder, self.config.max_length)
+        self.embedding = cache.recipe.to_dict()  # the recipe the run records (metrics.json, linear_head.json)
+        return cache.get(texts, self.device, callback)
 
     def fit(self, train: LabeledData, val: LabeledData, callback: Callback) -> None:
         from sklearn.linear_model import LogisticRegression
@@ -136,7 +151,8 @@ class LinearProbe(Method):
     def save(self, folder: Path) -> None:
         self._write_json(folder / "linear_head.json", {
             "classes": self.head.classes_.tolist(), "coef": self.head.coef_.tolist(),
-            "intercept": self.head.intercept_.tolist(), "config": self.config.to_dict()})
+            "intercept": self.head.intercept_.tolist(), "config": self.config.to_dict(),
+            "embedding": getattr(self, "embedding", None)})
 
     def load(self, folder: Path) -> None:
         from sklearn.linear_model import LogisticRegression
@@ -166,7 +182,8 @@ class LinearProbe(Method):
         state = json.loads((artifacts / "linear_head.json").read_text(encoding="utf-8"))
         options = state.get("config", {})
         spec.update({"options": options, "max_length": options.get("max_length", 128),
-                     "features": "mean of the last hidden states over non-padding tokens, L2-normalised",
+                     "features": (state.get("embedding") or {}).get(
+                         "description", "mean of the last hidden states over non-padding tokens, L2-normalised"),
                      "linear_head": {"classes": state["classes"], "coef": state["coef"],
                                      "intercept": state["intercept"],
                                      "note": "classes are indexes into labels; with one row of coef (two "

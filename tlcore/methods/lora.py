@@ -30,9 +30,10 @@ class Lora(PeftMethod):
     in_portfolio = True
     adapter_prefixes = ("lora_",)
 
-    def peft_config(self):
+    def peft_config(self, model):
         from peft import LoraConfig as PeftLoraConfig
 
+        # "all-linear": every linear layer but the output head, found by type, so no family's layer names are needed.
         return PeftLoraConfig(task_type="SEQ_CLS", r=self.config.r, lora_alpha=self.config.alpha,
                               lora_dropout=self.config.dropout, target_modules="all-linear",
                               use_dora=self.use_dora)

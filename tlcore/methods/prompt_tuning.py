@@ -20,8 +20,9 @@ class PromptTuning(PeftMethod):
                    "small models.")
     kinds = ("encoder", "decoder")
     adapter_prefixes = ("prompt_encoder",)
+    pads_left_on_decoders = True  # peft feeds embeddings: a decoder's head then reads the last column of each row
 
-    def peft_config(self):
+    def peft_config(self, model):
         from peft import PromptTuningConfig
 
         return PromptTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=self.config.virtual_tokens)

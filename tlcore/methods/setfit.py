@@ -1,7 +1,9 @@
 """SetFit (Tunstall et al., 2022): contrastive fine-tuning of a sentence encoder, then a logistic-regression head.
 
 1. Pairs of training rows are labelled 1 (same class) or 0 (different classes); the encoder body learns to
-   make the cosine similarity of the two mean-pooled embeddings match that label (CosineSimilarityLoss).
+   make the cosine similarity of the two pooled embeddings match that label (CosineSimilarityLoss). The pooling,
+   prompt and normalisation are the folder's own when it is a sentence-transformers folder
+   (tlcore.engine.sentence_config), else mean pooling; the saved body carries them as sentence-transformers files.
 2. The training rows are embedded with the fine-tuned body and a logistic regression is fitted on them.
 
 Why sentence-transformers' own trainer and not the ``setfit`` package (both tried with transformers 5.25 and
@@ -10,7 +12,7 @@ subclasses SentenceTransformerTrainer), but it adds ``evaluate``, ``aiohttp`` an
 its head with joblib (a pickle, which our exports refuse), so we would bypass its saving anyway. The trainer
 gives SetFit's exact body training (loss, AdamW, linear schedule, shuffled batches) with one extra dependency
 (``datasets``); the pairs (SetFit's sampling) and the head are a few lines here. Predicting does not import
-sentence-transformers at all: mean pooling of the saved transformers folder, as ``tlcore.engine.encoders`` does,
+sentence-transformers at all: ``tlcore.engine.encoders`` pools the saved transformers folder as its recipe says,
 so a run loads quickly and its export needs transformers + numpy (or sentence-transformers) alone.
 
 Pairs, as SetFit samples them: every unique pair of training rows (a row with itself included), shuffled and
@@ -30,7 +32,7 @@ import functools
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -38,6 +40,8 @@ import numpy as np
 
 from ..data import LabeledData
 from ..engine.callbacks import Callback
+from ..engine.encoders import encode_texts
+from ..engine.sentence_config import ST_CONFIG, read_sentence_config, write_sentence_config
 from ..errors import MethodError
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 
@@ -109,6 +113,7 @@ class SetFit(Method):
     # Its epochs pass over sentence pairs, not over the rows: the rows' schedule and passes (planning, the
     # footprint) do not apply; estimate_flops counts the pairs.
     takes_epochs = False
+    mixed_precision_fit = False  # sentence-transformers' trainer: no loss scaling for fp16 there
     in_portfolio = True
     export_kind = "model"  # the fine-tuned body is a transformers folder; the head rides along as JSON
     required_artifacts = ("model/config.json", "model/model.safetensors", f"model/{HEAD_FILE}")
@@ -154,14 +159,24 @@ class SetFit(Method):
 
         quiet_transformers()
         config = self.config
+        recipe = read_sentence_config(self.folder)
+        if recipe.delegate:
+            raise MethodError(f"setfit fine-tunes a transformer with a pooling layer; {self.model_spec.name!r} has "
+                              f"the sentence-transformers modules {' -> '.join(recipe.modules)}, which it does not "
+                              "train. Use linear-probe or lora with this model instead.")
+        source = str(Path(self.folder) / recipe.transformer_path)
         pairs, similar = contrastive_pairs(y, config.iterations, config.max_pairs, config.seed)
         dataset = Dataset.from_dict({"sentence_1": [texts[i] for i in pairs[:, 0]],
                                      "sentence_2": [texts[j] for j in pairs[:, 1]], "label": similar.tolist()})
-        # Mean pooling whatever the folder's own sentence-transformers config says: prediction pools the same way.
-        body = Transformer(str(self.folder), max_seq_length=config.max_length, model_kwargs={"dtype": torch.float32})
-        encoder = SentenceTransformer(modules=[body, Pooling(body.get_embedding_dimension(), "mean")],
-                                      device=self.device)
-        self.model, self.tokenizer = body.auto_model, load_tokenizer(str(self.folder))
+        # The folder's own pooling and prompt (mean pooling for a plain folder): prediction pools the same way.
+        body = Transformer(source, max_seq_length=recipe.length(config.max_length), do_lower_case=recipe.lower_case,
+                           model_kwargs={"dtype": torch.float32})
+        modes = recipe.modes[0] if len(recipe.modes) == 1 else recipe.modes
+        pooling = Pooling(body.get_embedding_dimension(), pooling_mode=modes, include_prompt=recipe.include_prompt)
+        encoder = SentenceTransformer(modules=[body, pooling], device=self.device)
+        self.model, self.tokenizer = body.auto_model, load_tokenizer(source)
+        self.recipe = replace(recipe, transformer_path="")  # the saved body is a folder of its own
+        self.embedding = recipe.to_dict()
         self.pairs_trained = len(pairs)
         trainer_cls, relay_cls = _trainer_classes()
         relay = relay_cls(callback, math.ceil(len(pairs) / config.batch_size) * config.epochs)
@@ -170,6 +185,7 @@ class SetFit(Method):
                 output_dir=scratch, num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
                 learning_rate=config.lr, warmup_steps=WARMUP, lr_scheduler_type="linear", weight_decay=0.0,
                 seed=config.seed, data_seed=config.seed, logging_steps=1, report_to="none", save_strategy="no",
+                prompts=recipe.prompt or None,
                 disable_tqdm=True, use_cpu=self.device == "cpu", dataloader_pin_memory=False)
             trainer = trainer_cls(model=encoder, args=args, train_dataset=dataset,
                                     loss=CosineSimilarityLoss(encoder), callbacks=[relay])
@@ -187,28 +203,11 @@ class SetFit(Method):
     # -- predicting -------------------------------------------------------------------------------------------
 
     def _embed(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
-        """Unit vectors from the (fine-tuned) body: mean of the last hidden states over real tokens."""
-        import torch
-
-        from ..engine.batching import collate, tokenize
-        from ..engine.runtime import free_cores
-
-        rows = tokenize(self.tokenizer, texts, self.config.max_length)
-        order = sorted(range(len(texts)), key=lambda i: len(rows[i]["input_ids"]))  # batches that pad little
-        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode(), free_cores():
-            for start in range(0, len(order), PREDICT_BATCH):
-                if callback and callback.should_stop():
-                    raise InterruptedError("prediction cancelled")
-                batch = order[start:start + PREDICT_BATCH]
-                inputs = collate(self.tokenizer, [rows[i] for i in batch], self.device)
-                hidden = self.model(**inputs).last_hidden_state
-                mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[batch] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
-                if callback:
-                    callback.on_progress("encoding", min(start + PREDICT_BATCH, len(order)), len(order))
-        return out
+        """Sentence vectors from the (fine-tuned) body, pooled as its recipe says (as trained)."""
+        progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
+        return encode_texts(self.model, self.tokenizer, texts, self.recipe, self.device, PREDICT_BATCH,
+                            self.recipe.length(self.config.max_length), progress,
+                            callback.should_stop if callback else None)
 
     def predict_proba(self, texts: Sequence[str], callback: Callback | None = None) -> np.ndarray:
         proba = np.zeros((len(texts), len(self.labels)))
@@ -222,11 +221,13 @@ class SetFit(Method):
         target = folder / "model"
         self.model.save_pretrained(target)  # config.json + model.safetensors
         self.tokenizer.save_pretrained(target)
+        if self.recipe.source == ST_CONFIG:  # the folder's pooling and prompt travel with the body (plain: mean)
+            write_sentence_config(self.recipe, target, self.model.config.hidden_size, self.config.max_length)
         training = getattr(self, "training", None)
         self._write_json(target / HEAD_FILE, {
             "classes": self.head.classes_.tolist(), "coef": self.head.coef_.tolist(),
             "intercept": self.head.intercept_.tolist(), "max_length": self.config.max_length,
-            "pooling": "mean of the last hidden states over non-padding tokens, L2-normalised",
+            "pooling": self.recipe.describe(),
             "note": "classes are indexes into labels; with one row of coef (two classes) p(classes[1]) = "
                     "sigmoid(x.coef[0] + intercept[0]), else softmax(x.coef.T + intercept)",
             "config": self.config.to_dict(),
@@ -238,12 +239,13 @@ class SetFit(Method):
         from sklearn.linear_model import LogisticRegression
         from transformers import AutoModel
 
-        from ..engine.models import load_tokenizer, quiet_transformers
+        from ..engine.models import SAFE_LOAD, load_tokenizer, quiet_transformers
 
         quiet_transformers()
         source = folder / "model"
         self.tokenizer = load_tokenizer(str(source))
-        self.model = AutoModel.from_pretrained(str(source), dtype=torch.float32).to(self.device).eval()
+        self.model = AutoModel.from_pretrained(str(source), dtype=torch.float32, **SAFE_LOAD).to(self.device).eval()
+        self.recipe = read_sentence_config(source)  # runs saved before recipes were: a plain folder, mean pooling
         state = json.loads((source / HEAD_FILE).read_text(encoding="utf-8"))
         self.head = LogisticRegression()
         self.head.classes_ = np.asarray(state["classes"])
@@ -310,11 +312,20 @@ class SetFit(Method):
             "",
         ]
         example = ['proba = predict_proba(["Your text here."])', "print(labels[proba[0].argmax()], proba[0].max())"]
-        return [
-            f"The fine-tuned encoder is a transformers folder (`config.json`, `model.safetensors`, tokenizer) and the "
-            f"classification head is `{HEAD_FILE}` (logistic-regression weights over the L2-normalised mean of the "
-            "last hidden states). With sentence-transformers and numpy (`pip install sentence-transformers numpy`); "
-            "sentence-transformers notes that it creates mean pooling for this folder, which is what the run used:",
+        recipe = read_sentence_config(artifacts / "model")
+        if recipe.key:  # not plain mean pooling: the folder's sentence-transformers files say how, only they
+            intro = (f"The fine-tuned encoder is a sentence-transformers folder (`modules.json`, `model.safetensors`, "
+                     f"tokenizer) and the classification head is `{HEAD_FILE}` (logistic-regression weights over "
+                     f"its sentence vectors: {recipe.describe()}). With sentence-transformers and numpy "
+                     "(`pip install sentence-transformers numpy`); the folder's own configuration (pooling, "
+                     "normalisation, default prompt) embeds as the run did:")
+        else:
+            intro = (f"The fine-tuned encoder is a transformers folder (`config.json`, `model.safetensors`, tokenizer) "
+                     f"and the classification head is `{HEAD_FILE}` (logistic-regression weights over the "
+                     "L2-normalised mean of the last hidden states). With sentence-transformers and numpy (`pip "
+                     "install sentence-transformers numpy`); its mean pooling is what the run used:")
+        with_sentence_transformers = [
+            intro,
             "",
             "```python",
             "import json", "", "import numpy as np", "from sentence_transformers import SentenceTransformer", "",
@@ -324,10 +335,11 @@ class SetFit(Method):
             *head,
             "def predict_proba(texts):",
             '    """Class probabilities, one row per text, columns in label order."""',
-            "    return classify(encoder.encode(list(texts), normalize_embeddings=True))",
+            f"    return classify(encoder.encode(list(texts), normalize_embeddings={recipe.normalize}))",
             "", "",
             *example,
-            "```", "",
+            "```", ""]
+        with_transformers = [
             "Or with transformers and numpy only (`pip install transformers torch numpy`):", "",
             "```python",
             "import json", "", "import numpy as np", "import torch",
@@ -347,7 +359,9 @@ class SetFit(Method):
             "    return classify(torch.nn.functional.normalize(pooled, dim=-1).numpy())",
             "", "",
             *example,
-            "```", "",
+            "```", ""]
+        return [
+            *with_sentence_transformers, *([] if recipe.key else with_transformers),
             f"The encoder started as `{base}` and was fine-tuned: this folder holds all of it, no base model is "
             "needed.",
         ]

@@ -21,11 +21,13 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.architectures import Architecture
 from ..engine.callbacks import Callback
 from ..engine.channel_scoring import DEFAULT_CHANNEL_PROMPT, ChannelScorer
 from ..engine.decoder_scoring import DEFAULT_INSTRUCTION, Demonstration, LabelScorer
 from ..engine.encoders import embed
-from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
+from ..engine.sentence_config import read_sentence_config
+from .base import FlopEstimate, Method, MethodConfig, Workload, missing_head, option, register_method
 from .export_snippets import CLASS_VECTOR_BODY, channel_snippet, decoder_snippet, encoder_snippet
 from .label_vectors import MAX_POOL, refine_label_vectors, worth_refining
 from .score_offsets import MODES, calibration_offsets, resolve_calibration, saved_mode, saved_offsets, softmax
@@ -142,6 +144,7 @@ class PromptScoring(Method):
         return self._calibrated_proba(scores, lambda: self.scorer.content_free_scores())
 
     def _embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        self.embedding = read_sentence_config(self.folder).to_dict()  # the recipe the run records (metrics.json)
         return embed(texts, str(self.folder), self.device, max_length=self.config.max_length, progress=progress)
 
     def _encoder_proba(self, texts: Sequence[str], callback: Callback | None, class_vectors: np.ndarray) -> np.ndarray:
@@ -202,6 +205,17 @@ class PromptScoring(Method):
     @classmethod
     def options_ran_with(cls, artifacts: Path) -> dict:
         return saved_options(artifacts)
+
+    @classmethod
+    def check_model(cls, architecture: Architecture, kind: str) -> None:
+        # A decoder scores text with its language-modelling head; an encoder embeds with the bare model.
+        head = "causal-lm" if kind == "decoder" else "base"
+        if architecture.head_class(head) is None:
+            needed = ("a language-modelling head to score labels" if kind == "decoder" else
+                      "the bare model to embed texts")
+            raise missing_head(cls.name, architecture, head, needed,
+                               "Pick a model of a family transformers can load with AutoModelForCausalLM (decoders) "
+                               "or AutoModel (encoders).")
 
     @classmethod
     def encoded_training_texts(cls, work: Workload, options: dict) -> int:

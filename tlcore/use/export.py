@@ -264,6 +264,8 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
              f"| Method | `{method}`: {entry.description} |",
              f"| Labels | {', '.join(f'`{label}`' for label in labels)} |",
              f"| Options | {', '.join(f'{k}={v}' for k, v in sorted(options.items())) or 'defaults'} |"]
+    if metrics.get("embedding"):  # how the run made sentence vectors (runs before issue 19 did not record it)
+        lines.append(_embedding_row(metrics["embedding"], kind))
     if metrics.get("trainable_params"):
         lines.append(f"| Trainable parameters | {metrics['trainable_params']:,} of "
                      f"{metrics.get('total_params', 0):,} |")
@@ -330,6 +332,17 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
     lines += ["", "## Files", ""]
     lines += _files_section(kind)
     return "\n".join(lines) + "\n"
+
+
+def _embedding_row(recorded: dict, kind: str) -> str:
+    from ..engine.sentence_config import SentenceConfig
+
+    recipe = SentenceConfig.from_dict(recorded)
+    row = f"| Sentence embeddings | {recipe.describe()}"
+    if kind == "json" and recipe.key:  # the snippet below mean-pools; say how to get the run's own vectors
+        row += (f". The snippet below mean-pools; for these vectors embed with `SentenceTransformer(BASE)"
+                f".encode(texts, prompt={recipe.prompt!r}, normalize_embeddings={recipe.normalize})`")
+    return row + " |"
 
 
 def _files_section(kind: str) -> list[str]:
