@@ -31,6 +31,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def device_name(text: str) -> str:
+    """--device: auto, cpu, cuda (the freest GPU), cuda:N (that GPU) or mps (Apple's GPU)."""
+    kind, colon, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and colon and index.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text[:40]!r}")
+
+
 def encoding_name(text: str) -> str:
     """--encoding: a text encoding Python knows ("Windows-1251" -> "cp1251")."""
     from ..data import check_encoding

@@ -19,7 +19,7 @@ from ..compare.checks.report_section import flops_text
 from ..compare.checks.slices import MIN_SLICE_SIZE, TEXT_LENGTH, slice_metrics
 from ..compare.formatting import percent
 from ..errors import ConfigError
-from .arg_types import add_reading_args, positive_float, positive_int, reading_options
+from .arg_types import add_reading_args, device_name, positive_float, positive_int, reading_options
 from .output import print_json
 
 RUNS_DIR_HELP = "where run folders are (default ./runs or $TLCORE_RUNS_DIR)"
@@ -47,7 +47,7 @@ def add_check_parsers(sub) -> None:
     p.add_argument("--name", help="name to save the evaluation under (default: the file's name)")
     add_reading_args(p)
     p.add_argument("--fresh", action="store_true", help="score again even if this evaluation is saved")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", type=device_name, default="auto")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -73,7 +73,7 @@ def add_check_parsers(sub) -> None:
     p.add_argument("--text-column", help="text column of --data (default: the run's, else guessed)")
     p.add_argument("--show", type=int, default=5, help="flipped examples to print (default 5)")
     p.add_argument("--fresh", action="store_true", help="score again even if this probe is saved")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", type=device_name, default="auto")
     p.add_argument("--runs-dir", default=None, help=RUNS_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 

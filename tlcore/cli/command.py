@@ -18,7 +18,8 @@ from ..runs.store import RunConfig
 OPTION_FLAGS = {"shots": "--shots", "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
                 "max_length": "--max-length"}
 # What `tlcore run` uses for a setting no flag (and no --config) gives: the command leaves out what equals these.
-RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "val_size": 0.1}
+RUN_DEFAULTS = {"test_size": 0.2, "split_seed": 0, "seed": 0, "device": "auto", "precision": "auto",
+                "val_size": 0.1}
 
 
 def parse_option_value(text: str) -> Any:
@@ -72,6 +73,8 @@ def run_command(config: dict) -> str:
         parts += ["--option", f"seed={options['seed']}"]
     if settings.device != RUN_DEFAULTS["device"]:
         parts += ["--device", settings.device]
+    if settings.precision != RUN_DEFAULTS["precision"]:
+        parts += ["--precision", settings.precision]
     for name, value in sorted(options.items()):
         if name == "seed" or value == defaults.get(name):
             continue

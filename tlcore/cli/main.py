@@ -9,7 +9,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..data import guess_columns, read_table, to_labeled
-from ..engine.models import is_available, list_models, model_folder, resolve_model, stay_offline
+from ..engine.catalog import describe, fetch_model, list_models
+from ..engine.models import BUNDLED, model_folder, resolve_model, stay_offline
+from ..engine.precision import PRECISION_CHOICES
 from ..errors import TLCoreError
 from ..methods import Callback, list_methods, reference_methods
 from ..methods.advice import DEFAULT_COMPARISON
@@ -17,10 +19,14 @@ from ..methods.base import MAX_SEED
 from ..runs.create import create_run, method_options
 from ..runs.store import RunConfig, RunStore
 from ..use.tracking import DEFAULT_EXPERIMENT, DEFAULT_LOGDIR, TARGETS
-from .arg_types import add_reading_args, positive_float, positive_int, reading_options, whole_number
+from .adapt import add_adapt_parser, cmd_adapt
+from .arg_types import add_reading_args, device_name, positive_float, positive_int, reading_options, whole_number
 from .checks import CHECK_COMMANDS, add_check_parsers
 from .command import OPTION_FLAGS, RUN_DEFAULTS, parse_option_value
+from .label_issues import add_label_issues_parser, cmd_label_issues
 from .output import print_json
+from .suggest import add_suggest_parser, cmd_suggest
+from .sweep import add_sweep_parser, cmd_sweep
 
 RESULT_KEYS = ("run_id", "model", "method", "n_train", "n_test", "labels", "accuracy", "macro_f1", "accuracy_ci",
                "macro_f1_ci", "train_seconds", "predict_seconds", "trainable_params", "total_params")
@@ -72,7 +78,11 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", help="column with the text (default: guessed)")
     p.add_argument("--label-column", help="column with the label (default: guessed)")
     add_reading_args(p)
-    p.add_argument("--model", help="minilm, smollm2-135m, or a local Hugging Face model folder; required")
+    p.add_argument("--model", help="minilm, smollm2-135m, a Hugging Face Hub id found in the local cache "
+                                   "(BAAI/bge-small-en-v1.5), an adapted model, or a model folder; required "
+                                   "(`tlcore models` lists them)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="fetch a Hub model that is not in the local cache (size shown first; safetensors only)")
     p.add_argument("--per-class", type=positive_int, help="sample N training rows per class (after the test split)")
     p.add_argument("--test-size", type=positive_float,
                    help="test hold-out: a fraction below 1 or a row count (default 0.2)")
@@ -90,7 +100,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
                         "(16, 1e-4, true, [\"query\"]), else as text (repeatable)")
     p.add_argument("--label-description", action="append", type=_key_value, default=[], metavar="LABEL=TEXT",
                    help="zero/few-shot: text to use for a terse label name (repeatable)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", type=device_name, help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N "
+                                                      "or mps")
+    p.add_argument("--precision", choices=PRECISION_CHOICES,
+                   help="auto (default: bf16 or fp16 mixed precision on a GPU, fp32 on a CPU), fp32, bf16 or fp16")
     p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -101,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tlcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("models", help="list the model catalog")
+    p = sub.add_parser("models", help="list the models this machine can use; --download fetches one from the Hub",
+                       description="Lists the bundled models, models adapted to your texts, models in the local "
+                                   "Hugging Face cache (HF_HUB_CACHE) and model folders used recently: name, kind, "
+                                   "where from, parameters, size, license. Nothing is downloaded unless --download "
+                                   "names a Hub id: then its size is shown first and only safetensors weights and the "
+                                   "files beside them are fetched into the Hugging Face cache.")
+    p.add_argument("--download", metavar="HUB_ID", help="fetch owner/name from the Hugging Face Hub into the cache")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("methods", help="list the transfer methods")
     p.add_argument("--json", action="store_true")
@@ -166,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="CSV file to write: the input's columns plus predicted, "
                                                    "confidence and p_<label> per class")
     p.add_argument("--text-column", help="column with the text (default: the run's, else guessed)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", type=device_name, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -197,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=None, help="where run folders are (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     add_check_parsers(sub)  # evaluate, slices, probe, footprint (tlcore/checks/commands.py)
+    add_sweep_parser(sub, _add_data_args)  # tlcore/cli/sweep.py
+    add_label_issues_parser(sub)  # tlcore/cli/label_issues.py
+    add_suggest_parser(sub)  # tlcore/cli/suggest.py
+    add_adapt_parser(sub)  # tlcore/cli/adapt.py
     return parser
 
 
@@ -208,11 +231,20 @@ def _table(rows: list[dict], columns: Sequence[str]) -> str:
 
 
 def _cmd_models(args) -> int:
-    rows = [{**spec.to_dict(), "available_offline": is_available(spec)} for spec in list_models()]
+    if args.download:
+        spec = fetch_model(args.download, progress=lambda message: print(message, file=sys.stderr, flush=True))
+        if args.json:
+            print_json(describe(spec))
+        else:
+            print(f"{spec.name}: in the Hugging Face cache at {spec.path}")
+        return 0
+    rows = [describe(spec) for spec in list_models()]
     if args.json:
         print_json(rows)
     else:
-        print(_table(rows, ("name", "kind", "params", "available_offline", "license")))
+        print(_table([{**r, "params": f"{r['params'] / 1e6:,.1f}M" if r["params"] else "?",
+                       "size_mb": r["size_mb"] or ""} for r in rows],
+                     ("name", "kind", "source", "params", "size_mb", "available_offline", "license")))
     return 0
 
 
@@ -226,7 +258,7 @@ def _cmd_methods(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
-    for name in args.model or [spec.name for spec in list_models()]:
+    for name in args.model or list(BUNDLED):
         folder = model_folder(resolve_model(name), progress=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"{name}: ready in {folder}")
     return 0
@@ -275,7 +307,7 @@ def _apply_config_file(args) -> None:
                              f"{type(settings).__name__}.")
     options = dict(settings.get("method_options") or {})
     for key in ("train", "test", "val", "model", "method", "text_column", "label_column", "test_size",
-                "split_seed", "per_class", "device", "val_size"):
+                "split_seed", "per_class", "device", "precision", "val_size"):
         if getattr(args, key, None) is None and settings.get(key) is not None:
             setattr(args, key, settings[key])
     if args.seed is None and "seed" in options:
@@ -321,19 +353,28 @@ def _options(args, method: str, strict: bool) -> dict:
 
 
 def _run_one(args, method: str, data, test, val, strict: bool) -> dict:
+    from ..runs.executor import executor_name
+    from ..runs.series import execute_series
     from ..runs.worker import execute
 
     config = RunConfig(model=args.model, method=method, method_options=_options(args, method, strict),
                        data_name=Path(args.train).name, text_column=args.text_column,
                        label_column=args.label_column, test_size=args.test_size,
                        split_seed=args.split_seed, per_class=args.per_class, device=args.device,
+                       precision=args.precision,
                        val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
                        val_name=Path(args.val).name if args.val else None)
     run = create_run(config, data, test, RunStore(args.runs_dir), sample_seed=args.seed, val=val)
     echo = None if args.quiet else (lambda m: print(f"[{method}] {m}", file=sys.stderr, flush=True))
     if echo:
         echo(f"run {run.id}: {config.model}, {config.method}")
-    metrics = execute(run, echo=echo)
+    if executor_name() == "ray":  # a Ray task on the cluster; this waits for it as for a local run
+        done = execute_series([run], echo=echo, stop_on_error=True)
+        if not done:
+            raise InterruptedError("cancelled")
+        metrics = done[0]
+    else:
+        metrics = execute(run, echo=echo)
     return {**{k: metrics[k] for k in RESULT_KEYS}, **metrics}
 
 
@@ -415,6 +456,7 @@ def _compare_curve(args) -> int:
     base = RunConfig(model=args.model, method=args.method, method_options=_options(args, args.method, True),
                      data_name=Path(args.train).name, text_column=args.text_column, label_column=args.label_column,
                      test_size=args.test_size, split_seed=args.split_seed, device=args.device,
+                     precision=args.precision,
                      val_size=args.val_size, test_name=Path(args.test).name if args.test else None,
                      val_name=Path(args.val).name if args.val else None)
     echo = None if args.quiet else (lambda m: print(f"[curve] {m}", file=sys.stderr, flush=True))
@@ -470,7 +512,7 @@ def _cmd_best(args) -> int:
     data, test, val = _load(args)
     base = RunConfig(model=args.model, method="", data_name=Path(args.train).name, text_column=args.text_column,
                      label_column=args.label_column, test_size=args.test_size, split_seed=args.split_seed,
-                     per_class=args.per_class, device=args.device, val_size=args.val_size,
+                     per_class=args.per_class, device=args.device, precision=args.precision, val_size=args.val_size,
                      test_name=Path(args.test).name if args.test else None,
                      val_name=Path(args.val).name if args.val else None)
     runs = create_search(base, data, test, val, RunStore(args.runs_dir), methods)
@@ -578,13 +620,19 @@ def _cmd_export_tracking(args) -> int:
 
 COMMANDS = {"models": _cmd_models, "methods": _cmd_methods, "prepare": _cmd_prepare, "validate": _cmd_validate,
             "run": _cmd_run, "compare": _cmd_compare, "best": _cmd_best, "runs": _cmd_runs, "predict": _cmd_predict,
-            "export": _cmd_export, "import": _cmd_import, "export-tracking": _cmd_export_tracking, **CHECK_COMMANDS}
+            "export": _cmd_export, "import": _cmd_import, "export-tracking": _cmd_export_tracking, **CHECK_COMMANDS,
+            "sweep": lambda args: cmd_sweep(args, _apply_config_file, _load, _options), "suggest": cmd_suggest,
+            "label-issues": cmd_label_issues, "adapt": cmd_adapt}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stay_offline()  # this process is ours: it loads local folders only
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "allow_download", False) and getattr(args, "model", None):
+            # Before any command reads the model: fetched into the Hugging Face cache (size printed first).
+            fetch_model(args.model, progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
+        elif not getattr(args, "download", None):
+            stay_offline()  # this process is ours: it loads local folders and the cache only
         return COMMANDS[args.command](args)
     except TLCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from ..data import LabeledData, make_split
 from ..data.labeled import rows_taken
+from ..engine.catalog import remember_folder
 from ..engine.models import resolve_model
+from ..engine.precision import PRECISION_CHOICES, choose_precision
 from ..errors import ConfigError, DatasetError
 from ..methods import check_supported, get_method
 from .store import Run, RunConfig, RunStore
@@ -28,6 +30,10 @@ def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = 
     when the training rows are too few to spare them); a method that finds too few training rows says which split
     took the rest.
     """
+    if config.precision not in PRECISION_CHOICES:
+        raise ConfigError(f"precision {config.precision!r} is not one of {', '.join(PRECISION_CHOICES)}.")
+    if config.device == "cpu":
+        choose_precision("cpu", config.precision)  # e.g. fp16 on a CPU: refused now, not in the worker
     spec = resolve_model(config.model)
     entry = get_method(config.method)
     check_supported(entry, spec)
@@ -39,4 +45,6 @@ def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = 
         entry.method_cls.check_data(split.train.class_counts(), config.method_options)
     except DatasetError as exc:
         raise DatasetError(f"{exc} Where the rows went: {rows_taken(split)}.") from None
-    return (store or RunStore()).create(config, split)
+    run = (store or RunStore()).create(config, split)
+    remember_folder(spec)  # a folder model is offered by the model picker next time
+    return run

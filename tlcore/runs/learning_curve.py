@@ -132,7 +132,8 @@ def settings_from_run(reference: Run) -> tuple[dict, LabeledData | None, Labeled
     config = reference.config()
     stored = reference.split() if config.get("test_name") or config.get("val_name") else None
     settings = {key: config[key] for key in ("data_name", "text_column", "label_column", "test_size", "val_size",
-                                             "split_seed", "test_name", "val_name", "device") if key in config}
+                                             "split_seed", "test_name", "val_name", "device", "precision")
+                if key in config}
     test = stored.test if stored and config.get("test_name") else None
     val = stored.val if stored and config.get("val_name") else None
     return settings, test, val

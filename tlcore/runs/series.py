@@ -1,9 +1,11 @@
-"""A series of runs executed one after another in one process: a learning curve, a "Find the best method"
-search. The model loads once for the whole series; each run still goes through the runs folder's slots and
-can be cancelled on its own.
+"""A series of runs: a learning curve, a "Find the best method" search, a sweep. On the local executor they run
+one after another in one process (the model loads once for the whole series); on Ray (``TLCORE_EXECUTOR=ray``,
+tlcore/runs/executor.py) each is a task of its own and they run in parallel as the cluster allows. Each run can
+be cancelled on its own.
 
-- ``start_series`` starts ``python -m tlcore.runs.series RUN_DIR ...`` detached (the app: a browser refresh
-  does not stop it); ``execute_series`` runs them in this process (the CLI); ``cancel_series`` stops them.
+- ``start_series`` starts them detached (the app: a browser refresh does not stop them): locally
+  ``python -m tlcore.runs.series RUN_DIR ...``, on Ray a driver process; ``execute_series`` runs them and waits
+  (the CLI); ``cancel_series`` stops them.
 """
 from __future__ import annotations
 
@@ -13,20 +15,16 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import RunError
-from .launcher import launch_detached
+from .executor import executor_name, start_runs
 from .store import LIVE_STATES, Run
 
 
 def start_series(runs: Sequence[Run]) -> int:
-    """Execute the runs one after another in one detached process; a browser refresh does not stop it."""
-    if not runs:
-        raise RunError("no runs to start.")
-    config = runs[0].config()
-    log = runs[0].path.parent / f".{config.get('group') or config.get('search') or runs[0].id}.log"
-    pid = launch_detached("tlcore.runs.series", [str(run.path) for run in runs], log)
-    for run in runs:  # a queued run whose process died is then reported as failed, not queued for ever
-        run.update_status(pid=pid)
-    return pid
+    """Execute the runs in a detached process (one after another here, or as Ray tasks); return its pid.
+
+    Every run's status.json gets that pid: a queued run whose process died is then reported as failed, not
+    queued for ever."""
+    return start_runs(runs, series=True)
 
 
 def execute_series(runs: Sequence[Run], echo: Callable[[str], None] | None = None,
@@ -35,7 +33,12 @@ def execute_series(runs: Sequence[Run], echo: Callable[[str], None] | None = Non
 
     A cancelled run is skipped. A failed one is recorded in its status.json; with ``stop_on_error`` the
     remaining runs are then cancelled and the error is raised (the CLI), else the series goes on (the app).
+    With ``TLCORE_EXECUTOR=ray`` the runs are Ray tasks, run in parallel, and this waits for them all.
     """
+    if executor_name() == "ray":
+        from .ray_executor import execute_on_ray
+
+        return execute_on_ray(runs, echo=echo, stop_on_error=stop_on_error)
     from .worker import execute
 
     done = []

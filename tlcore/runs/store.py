@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -130,10 +131,13 @@ class RunConfig:
     split_seed: int = 0
     per_class: int | None = None
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32, bf16 or fp16 (tlcore.engine.precision)
     test_name: str | None = None  # a separate test file's name (then test_size is not used)
     val_name: str | None = None  # a separate validation file's name
     group: str | None = None  # runs made together (a learning curve) share this id; None for a single run
     search: str | None = None  # runs of one "Find the best method" search share this id
+    sweep: str | None = None  # runs of one sweep (a grid of option values, tlcore.compare.sweep) share this id
+    data_version: str | None = None  # the saved data version trained on (tlcore.data.versions): its path
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -224,7 +228,10 @@ class Run:
     def status(self) -> dict:
         """The status, with a dead worker detected: a 'running' run whose process is gone is 'failed'."""
         status = self._read_json("status.json", {"status": "damaged", "error": "status.json is missing"})
+        # A pid is looked up only on the machine that recorded it: on a runs folder shared by several machines
+        # (a Ray cluster), another machine's process is not ours to judge.
         if (status.get("status") in LIVE_STATES and status.get("pid")
+                and status.get("pid_host", socket.gethostname()) == socket.gethostname()
                 and not _pid_alive(status.get("pid"), status.get("pid_created"))):
             status = {**status, "status": "failed",
                       "error": "the worker process ended unexpectedly (killed, crashed or out of memory) "
@@ -267,8 +274,9 @@ class Run:
 
     def update_status(self, **changes) -> None:
         current = self._read_json("status.json", {}) or {}
-        if "pid" in changes:  # the process's start time goes with its pid (see _pid_alive)
+        if "pid" in changes:  # the process's start time and machine go with its pid (see _pid_alive)
             changes.setdefault("pid_created", process_created(changes["pid"]))
+            changes.setdefault("pid_host", socket.gethostname())
         if "stage" in changes and changes["stage"] != current.get("stage"):
             changes.setdefault("stage_started", time.time())  # lets the UI estimate time left per stage
         self.write_status({**current, **changes})
@@ -399,12 +407,3 @@ def as_run(run: Run | str | Path, runs_dir: str | Path | None = None) -> Run:
                            "`tlcore runs` or the path of a run folder.")
         return Run(path)
     return RunStore(runs_dir).get(text)
-
-
-def start_worker(run: Run) -> int:
-    """Start the run in its own process, detached from the caller (a browser refresh does not stop it)."""
-    from .launcher import launch_detached
-
-    pid = launch_detached("tlcore.runs.worker", [str(run.path)], run.path / "worker.log")
-    run.update_status(pid=pid)
-    return pid

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.models import choose_device, model_folder, resolve_model
+from ..engine.models import choose_device, model_folder, parameters_on_disk, resolve_model
+from ..engine.precision import Precision, choose_precision, compute_in
 from ..engine.resources import estimate_memory
 from ..errors import ResourceError, TLCoreError
 from ..methods import Callback, check_supported, get_method
@@ -67,8 +68,18 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
-def execute(run: Run, echo=None) -> dict:
-    """Wait for a free slot in the runs folder (the queue), then run; return the metrics."""
+def execute(run: Run, echo=None, scheduled: bool = False, device: str | None = None) -> dict:
+    """Wait for a free slot in the runs folder (the queue), then run; return the metrics.
+
+    ``scheduled``: a cluster's scheduler (a Ray task, tlcore.runs.ray_executor) already queued and placed the run,
+    so it takes no slot of the runs folder, and status.json keeps the pid of the local driver that watches it
+    (this process may be on another machine). ``device`` overrides the config's (a Ray task sees its GPU as cuda).
+    """
+    if scheduled:
+        if run.cancel_requested:
+            run.update_status(status="cancelled", finished=time.time(), error="cancelled while queued")
+            raise InterruptedError("cancelled")
+        return _execute(run, echo, pid=None, device=device)
     run.update_status(status="queued", pid=os.getpid(), stage="waiting for a free slot")
 
     def say_waiting() -> None:
@@ -80,13 +91,13 @@ def execute(run: Run, echo=None) -> dict:
         if run.cancel_requested:
             run.update_status(status="cancelled", finished=time.time(), error="cancelled while queued")
             raise InterruptedError("cancelled")
-        return _execute(run, echo)
+        return _execute(run, echo, pid=os.getpid(), device=device)
 
 
-def _execute(run: Run, echo=None) -> dict:
+def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = None) -> dict:
     """Run the method on the stored split; write metrics, predictions and artifacts; return the metrics."""
     config = run.config()
-    run.update_status(status="running", pid=os.getpid(), started=time.time(), stage="loading model")
+    run.update_status(status="running", started=time.time(), stage="loading model", **({"pid": pid} if pid else {}))
     callback = RunCallback(run, echo)
     started = time.perf_counter()
     try:
@@ -95,14 +106,19 @@ def _execute(run: Run, echo=None) -> dict:
         check_supported(entry, spec)
         method_config = entry.config_cls.from_dict(config.get("method_options", {}))
         split = run.split()
-        device = choose_device(config.get("device", "auto"))
+        device = choose_device(device or config.get("device", "auto"))
         folder = model_folder(spec, progress=echo)
+        precision = choose_precision(device, config.get("precision", "auto"), spec.params or parameters_on_disk(folder))
         _check_memory(folder, config, len(split.labels), method_config, device)
         method = entry.method_cls(method_config, spec, folder, split.labels, device)
 
         run.update_status(stage="training" if entry.method_cls.trains else "preparing")
         fit_started = time.perf_counter()
-        method.fit(split.train, split.val, callback)
+        if precision.mixed and not entry.method_cls.mixed_precision_fit:
+            precision = Precision("fp32", f"fp32: {entry.name} trains through a library that does not take "
+                                          f"TransferLab's mixed precision ({precision.name} was asked for)")
+        with compute_in(precision, device):  # weights stay fp32; matrix products in the run's precision
+            method.fit(split.train, split.val, callback)
         train_seconds = time.perf_counter() - fit_started
         training = getattr(method, "training", None)
         if run.cancel_requested:
@@ -110,13 +126,16 @@ def _execute(run: Run, echo=None) -> dict:
 
         run.update_status(stage="predicting")
         predict_started = time.perf_counter()
-        proba = method.predict_proba(split.test.texts, callback)
+        with compute_in(precision, device):
+            proba = method.predict_proba(split.test.texts, callback)
         predict_seconds = time.perf_counter() - predict_started
         # The validation rows, scored after the test rows (a zero-/few-shot method fixes its calibration on the
         # first texts it scores): what "Find the best method" picks by, so the test rows never choose.
         val_metrics = {}
         if len(split.val):
-            val_predicted = predicted_labels(method.predict_proba(split.val.texts, callback), split.labels)
+            with compute_in(precision, device):
+                val_proba = method.predict_proba(split.val.texts, callback)
+            val_predicted = predicted_labels(val_proba, split.labels)
             val_scores = classification_metrics(split.val.labels, val_predicted, split.labels)
             val_metrics = {"val_accuracy": val_scores["accuracy"], "val_macro_f1": val_scores["macro_f1"]}
 
@@ -127,6 +146,7 @@ def _execute(run: Run, echo=None) -> dict:
                            split.labels)
         metrics = {
             "run_id": run.id, "model": config["model"], "method": config["method"], "device": device,
+            "precision": precision.name, "precision_reason": precision.reason,
             "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "labels": split.labels,
             **classification_metrics(split.test.labels, predicted, split.labels),
             # 95 % bootstrap intervals over the test rows (seeded: the Compare page recomputes the same).
@@ -135,7 +155,10 @@ def _execute(run: Run, echo=None) -> dict:
             "predict_seconds_per_1000": 1000 * predict_seconds / max(1, len(split.test)),
             "total_seconds": time.perf_counter() - started,
             "trainable_params": int(method.trainable_params), "total_params": int(method.total_params),
+            # how sentence vectors were made (pooling, normalisation, prompt), for methods that embed texts
+            "embedding": getattr(method, "embedding", None),
             "examples_per_s": training.examples_per_second if training else None,
+            "tokens_per_s": training.tokens_per_second if training else None,
             "steps": training.steps if training else 0, "epochs": training.epochs if training else 0,
             "epochs_completed": training.epochs_completed if training else 0,
             "early_stopped": bool(training and training.early_stopped),
