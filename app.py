@@ -15,6 +15,7 @@ from tlui.state import (
     COMPARE_PAGE,
     DATA_PAGE,
     HOME_PAGE,
+    LABEL_PAGE,
     RUNS_PAGE,
     TRAIN_PAGE,
     USE_PAGE,
@@ -25,7 +26,8 @@ SECTIONS = {  # sidebar section: its pages as (script, title, icon)
     "": [(HOME_PAGE, "Home", ":material/home:")],
     "Build a classifier": [(DATA_PAGE, "Data", ":material/table:"), (TRAIN_PAGE, "Train", ":material/model_training:"),
                            (COMPARE_PAGE, "Compare", ":material/leaderboard:")],
-    "Your runs": [(RUNS_PAGE, "Runs", ":material/history:"), (USE_PAGE, "Use", ":material/play_circle:")],
+    "Your runs": [(RUNS_PAGE, "Runs", ":material/history:"), (USE_PAGE, "Use", ":material/play_circle:"),
+                  (LABEL_PAGE, "Label", ":material/label:")],
 }
 
 pages = {section: [st.Page(script, title=title, icon=icon, default=script == HOME_PAGE)

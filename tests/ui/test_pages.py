@@ -38,7 +38,8 @@ def test_home_renders_with_links_and_no_runs(tmp_path, monkeypatch, open_app, te
     assert at.title[0].value == "TransferLab"
     assert [link.value for link in at.main.get("page_link")] == ["1 · Data", "2 · Train", "3 · Compare", "4 · Use",
                                                                  "All runs"]
-    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare", "Runs", "Use"]
+    assert [link.value for link in at.sidebar.get("page_link")] == ["Home", "Data", "Train", "Compare", "Runs", "Use",
+                                                                          "Label"]
     assert "No runs yet" in texts(at.markdown)
     assert "lora" in texts(at.markdown)  # the fine-tuning methods come from the registry
 
