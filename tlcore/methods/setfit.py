@@ -153,7 +153,7 @@ class SetFit(Method):
         from sentence_transformers.sentence_transformer.modules import Pooling
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-        from ..engine.models import load_tokenizer, quiet_transformers
+        from ..engine.models import SAFE_LOAD, load_tokenizer, quiet_transformers
         from ..engine.runtime import free_cores
         from ..engine.training import TrainingResult
 
@@ -170,7 +170,7 @@ class SetFit(Method):
                                      "sentence_2": [texts[j] for j in pairs[:, 1]], "label": similar.tolist()})
         # The folder's own pooling and prompt (mean pooling for a plain folder): prediction pools the same way.
         body = Transformer(source, max_seq_length=recipe.length(config.max_length), do_lower_case=recipe.lower_case,
-                           model_kwargs={"dtype": torch.float32})
+                           model_kwargs={"dtype": torch.float32, **SAFE_LOAD})
         modes = recipe.modes[0] if len(recipe.modes) == 1 else recipe.modes
         pooling = Pooling(body.get_embedding_dimension(), pooling_mode=modes, include_prompt=recipe.include_prompt)
         encoder = SentenceTransformer(modules=[body, pooling], device=self.device)

@@ -261,10 +261,14 @@ def execute_on_ray(runs: Sequence[Run], echo: Callable[[str], None] | None = Non
     try:
         _submit(ray, runs, extra, tasks, errors, say, stop_on_error)
         _wait(ray, tasks, results, errors, say, stop_on_error, cancel_grace)
-    except BaseException:  # Ctrl+C in the CLI, a damaged run folder: stop every task, not leave it to no one
+    except BaseException as exc:  # Ctrl+C in the CLI, a damaged run folder: stop every task, not leave it to no one
+        stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))
         for task in tasks.values():
             ray.cancel(task.ref, force=True)
-            _settle(task.run, "cancelled", "interrupted: the process that submitted it to Ray was stopped")
+            if stopped:
+                _settle(task.run, "cancelled", "interrupted: the process that submitted it to Ray was stopped")
+            else:
+                _settle(task.run, "failed", f"the process watching it on Ray failed: {type(exc).__name__}: {exc}")
         raise
     if stop_on_error and errors:
         raise errors[0]
