@@ -52,8 +52,9 @@ def add_suggest_parser(sub) -> None:
                                           "run's label column or one named label, when the file has it)")
     p.add_argument("--n", type=positive_int, default=20, help="how many texts to suggest (default 20)")
     p.add_argument("--strategy", choices=STRATEGIES, default=STRATEGIES[0],
-                   help="margin+diversity (default): the least certain texts, a diverse batch of them; margin or "
-                        "entropy: the least certain texts; random: the baseline")
+                   help="margin (default): the texts whose two likeliest labels are closest; margin+diversity: a "
+                        "diverse batch of the least certain texts; entropy: the most spread-out probabilities; "
+                        "random: the baseline")
     p.add_argument("--seed", type=lambda text: whole_number(text, 0, MAX_SEED), default=0,
                    help="seed of the random strategy (default 0)")
     p.add_argument("--device", type=device_name, help="auto, cpu, cuda, cuda:N or mps")

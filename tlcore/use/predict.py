@@ -258,12 +258,9 @@ def _skipped_rows(frame: pd.DataFrame, limit: int = 10_000) -> list[int]:
 
 def _file_row_numbers(frame: pd.DataFrame) -> list[int]:
     """Each frame row's number as its file shows it; a frame read_table did not make counts like CSV: 2, 3, ..."""
-    from ..data import labeled as data
+    from ..data import row_numbers
 
-    row_numbers = getattr(data, "row_numbers", None)
-    if row_numbers is not None:
-        return [int(n) for n in row_numbers(frame)]
-    return list(range(2, len(frame) + 2))
+    return [int(n) for n in row_numbers(frame)]
 
 
 def predict_file(run: Run, source: str | Path, output: str | Path, text_column: str | None = None,

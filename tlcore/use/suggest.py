@@ -29,8 +29,8 @@ import pandas as pd
 from ..errors import ConfigError, DatasetError
 from ..runs.store import Run, as_run
 
-# margin first: the default, measured best by bench/active_learning.py (+4.3 points over random at 128 labels on
-# 4 datasets x 5 seeds; margin+diversity +3.8, and it hurt subj's first batch).
+# margin first: the default, measured best by bench/active_learning.py (+3.3 points over random at 128 labels on
+# 4 datasets x 5 seeds, 16 of 20 pairs; margin+diversity +2.2, and it hurt subj's first batch).
 STRATEGIES = ("margin", "margin+diversity", "entropy", "random")
 CANDIDATES_PER_PICK = 5  # margin+diversity looks at the 5n least certain texts and keeps n that differ
 EMBEDDING_MODEL = "minilm"  # what diversity compares texts with when the run's own model is a decoder
@@ -187,33 +187,38 @@ def _labeled_texts(run: Run) -> set[str]:
 
 def suggest_next(run: Run | str | Path, pool_texts: Sequence[str], n: int = 20, strategy: str = "margin",
                  seed: int = 0, *, method=None, callback=None, runs_dir: str | Path | None = None,
-                 device: str = "auto") -> list[Suggestion]:
+                 device: str = "auto", exclude: Sequence[str] = ()) -> list[Suggestion]:
     """The ``n`` pool texts to label next according to a finished run's model, most uncertain first.
 
     ``run`` is a Run, a run id (in ``runs_dir``) or a run folder. Pass an already loaded ``method`` (from
-    ``load_method``) to reuse it; ``callback`` receives the prediction's progress. See ``suggest_report`` for the
-    counts of skipped texts.
+    ``load_method``) to reuse it; ``callback`` receives the prediction's progress. ``exclude``: texts never to
+    suggest, as the run's own rows are not (e.g. every labeled text of the data now, rows labeled since the run
+    among them). See ``suggest_report`` for the counts of skipped texts.
     """
     return suggest_report(run, pool_texts, n, strategy, seed, method=method, callback=callback,
-                          runs_dir=runs_dir, device=device).suggestions
+                          runs_dir=runs_dir, device=device, exclude=exclude).suggestions
 
 
 def suggest_report(run: Run | str | Path, pool_texts: Sequence[str], n: int = 20,
                    strategy: str = "margin", seed: int = 0, *, method=None, callback=None,
-                   runs_dir: str | Path | None = None, device: str = "auto") -> SuggestionReport:
-    """``suggest_next`` with what the pool held: the texts ranked and those skipped (empty, repeated, labeled)."""
+                   runs_dir: str | Path | None = None, device: str = "auto",
+                   exclude: Sequence[str] = ()) -> SuggestionReport:
+    """``suggest_next`` with what the pool held: the texts ranked and those skipped (empty, repeated, labeled: by
+    the run, or among ``exclude``)."""
     from .predict import check_usable, load_method, predict_texts
 
     n, strategy = check_n(n), check_strategy(strategy)
     if isinstance(pool_texts, str):
         raise DatasetError("pool_texts must be a list of texts, not one string.")
+    if isinstance(exclude, str):
+        raise DatasetError("exclude must be a list of texts, not one string.")
     if len(pool_texts) == 0:
         raise DatasetError("the pool is empty; give the unlabeled texts to choose from (a file with a text column, "
                            "or the rows of the data file without a label).")
     run = as_run(run, runs_dir)
     config = check_usable(run)  # before anything loads: a run that did not succeed is refused here
     labels = list(config["labels"])
-    labeled = _labeled_texts(run)
+    labeled = _labeled_texts(run) | {_key(t) for t in exclude if isinstance(t, str)}
     keep: list[int] = []
     seen: set[str] = set()
     empty = duplicate = already = 0
@@ -230,7 +235,8 @@ def suggest_report(run: Run | str | Path, pool_texts: Sequence[str], n: int = 20
             keep.append(index)
     if not keep:
         raise DatasetError(f"no pool text is left to suggest: of {len(pool_texts)}, {empty} empty, {duplicate} "
-                           f"repeated and {already} already labeled in run {run.id}; add unlabeled texts to the "
+                           f"repeated and {already} already labeled (in run {run.id}"
+                           f"{' or among the texts to exclude' if len(exclude) else ''}); add unlabeled texts to the "
                            "pool.")
     texts = [str(pool_texts[i]).strip() for i in keep]
     method = method or load_method(run, device)
