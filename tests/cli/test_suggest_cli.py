@@ -49,6 +49,19 @@ def test_suggest_json_is_one_document_with_file_rows(finished, capsys):
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
 
 
+def test_suggest_numbers_rows_as_the_file_does(finished, tmp_path, capsys):
+    """A blank line in a CSV and a JSONL file: the row numbers are the file's own (a spreadsheet's, a line's)."""
+    texts = finished["texts"][5:15]
+    csv = tmp_path / "gappy.csv"
+    csv.write_text("text\n\n" + "\n".join(f'"{t}"' for t in texts) + "\n", encoding="utf-8")
+    jsonl = tmp_path / "pool.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"text": t}) for t in texts) + "\n", encoding="utf-8")
+    for path, first in ((csv, 3), (jsonl, 1)):  # CSV: header row 1, blank row 2; JSONL: line 1
+        assert main(["suggest", "--run", finished["run"], "--pool", str(path), "--n", "10", "--json", "--quiet"]) == 0
+        rows = json.loads(capsys.readouterr().out)["suggestions"]
+        assert {r["row"]: r["text"] for r in rows} == {first + i: t for i, t in enumerate(texts)}, path.suffix
+
+
 def test_suggest_prints_a_table(finished, capsys):
     assert main(["suggest", "--run", finished["run"], "--pool", str(finished["pool"]), "--n", "3",
                  "--strategy", "entropy", "--quiet"]) == 0
