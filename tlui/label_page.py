@@ -12,7 +12,7 @@ import streamlit as st
 
 import tlcore
 from tlcore.compare import LabelIssue, find_label_issues
-from tlcore.data import Change, labeled_rows, list_versions, split_version, unlabeled_rows
+from tlcore.data import Change, labeled_rows, list_versions, row_numbers, split_version, unlabeled_rows
 from tlcore.engine import is_available
 from tlcore.use import read_pool, suggest_report
 
@@ -106,12 +106,12 @@ def _show_more() -> None:
     st.session_state[LABEL_ISSUES]["shown"] += SHOWN_STEP
 
 
-def _issue_row(issue: LabelIssue, decision: str | None) -> None:
+def _issue_row(issue: LabelIssue, decision: str | None, file_row: int) -> None:
     with st.container(border=True):
         text, labels, buttons = st.columns([6, 3, 2], vertical_alignment="center")
         text.text(issue.text)
         labels.markdown(f"Given **{issue.given}** → suggested **{issue.suggested}**  \n"
-                        f":gray[row {issue.row} · confidence {issue.confidence:.0%}]")
+                        f":gray[row {file_row} of the file · confidence {issue.confidence:.0%}]")
         buttons.button("Accept", key=f"label_accept_{issue.row}", icon=":material/check:", width="stretch",
                        type="primary" if decision == "accept" else "secondary", on_click=_decide,
                        args=(issue.row, "accept"), help=f"Change the label to {issue.suggested!r} in the new version.")
@@ -123,8 +123,10 @@ def _issue_row(issue: LabelIssue, decision: str | None) -> None:
 def _save_fixes(frame: pd.DataFrame, name: str, text_column: str, label_column: str,
                 issues: list[LabelIssue], decisions: dict) -> None:
     accepted = [issue for issue in issues if decisions.get(issue.row) == "accept"]
+    numbers = row_numbers(frame)
     changes = [Change(row=issue.row, text=issue.text, old_label=issue.given, new_label=issue.suggested,
-                      kind="relabeled", reason=f"suspected label error, confidence {issue.confidence:.2f}")
+                      kind="relabeled", reason=f"suspected label error, confidence {issue.confidence:.2f}",
+                      file_row=int(numbers[issue.row]))
                for issue in accepted]
     try:
         version = save_and_use(frame, name, text_column, label_column, changes)
@@ -168,8 +170,9 @@ def issues_section(frame: pd.DataFrame, name: str, text_column: str, label_colum
         st.success("No label looks wrong to the model.")
         return
     decisions = st.session_state.setdefault(LABEL_DECISIONS, {})
+    numbers = row_numbers(frame)  # the rows as the file numbers them (header row 1), not positions
     for issue in report.issues[:found["shown"]]:
-        _issue_row(issue, decisions.get(issue.row))
+        _issue_row(issue, decisions.get(issue.row), numbers[issue.row])
     if len(report.issues) > found["shown"]:
         st.button(f"Show {min(SHOWN_STEP, len(report.issues) - found['shown'])} more "
                   f"({len(report.issues) - found['shown']} not shown)", on_click=_show_more, key="label_more")
@@ -183,6 +186,21 @@ def issues_section(frame: pd.DataFrame, name: str, text_column: str, label_colum
 
 
 # -- label the next rows ------------------------------------------------------------------------------------------
+def data_labels(frame: pd.DataFrame, text_column: str, label_column: str) -> set[str]:
+    """The labels of the data's labeled rows, as ``to_labeled`` reads them (empty when it cannot)."""
+    try:
+        return set(tlcore.to_labeled(frame, text_column, label_column).labels)
+    except tlcore.TLCoreError:
+        return set()
+
+
+def runs_for(runs: list, name: str, labels: set[str]) -> list:
+    """The runs whose model can choose rows of this data: trained on this file or a version of it (same stem), on
+    labels this data has (its suggestions are labeled with this data's classes; its re-run is scored on its test)."""
+    family = split_version(name)[0]
+    return [run for run in runs if split_version(run.data_name)[0] == family and set(run.labels) <= labels]
+
+
 def _pool(frame: pd.DataFrame, name: str, text_column: str, label_column: str, run) -> dict | None:
     """{"texts", "rows" (table rows, or None for a file), "source"} of the chosen unlabeled pool, or None."""
     own = unlabeled_rows(frame, text_column, label_column)
@@ -194,7 +212,8 @@ def _pool(frame: pd.DataFrame, name: str, text_column: str, label_column: str, r
             st.info(f"Every row of {name} has a label. Add rows with an empty label to the file, or upload a file of "
                     "unlabeled texts.")
             return None
-        return {"texts": [str(frame.iloc[i][text_column]).strip() for i in own], "rows": own, "source": name}
+        return {"texts": frame[text_column].iloc[own].astype(str).str.strip().tolist(), "rows": own,
+                "source": name}
     stored, _ = kept_upload("Unlabeled texts", "label_w_pool_upload", LABEL_POOL_UPLOAD,
                             help="A table with a text column (the run's text column name is tried first); rows with "
                                  "a filled label column are left out.")
@@ -227,9 +246,10 @@ def _undo() -> None:
         answers.pop()
 
 
-def _labeling(state: dict) -> None:
+def _labeling(state: dict, frame: pd.DataFrame) -> None:
     """One suggested row at a time: a button (and a key) per class, skip, undo."""
     items, labels = state["items"], state["labels"]
+    numbers = row_numbers(frame) if state["rows"] is not None else None
     answers = st.session_state.setdefault(LABEL_ANSWERS, [])
     position = len(answers)
     st.progress(position / len(items), text=f"{position} of {len(items)} answered "
@@ -237,7 +257,8 @@ def _labeling(state: dict) -> None:
     if position < len(items):
         item = items[position]
         with st.container(border=True):
-            st.caption(f"Row {position + 1} of {len(items)} · the model says **{item.predicted}** "
+            where = f" (row {numbers[state['rows'][item.index]]} of the file)" if numbers else ""
+            st.caption(f"Row {position + 1} of {len(items)}{where} · the model says **{item.predicted}** "
                        f"({item.confidence:.0%}): {item.reason}")
             st.text(item.text)
             keys = st.columns(min(len(labels), MAX_KEYS) + 2)
@@ -263,12 +284,14 @@ def _labeling(state: dict) -> None:
 
 def _save_labels(frame: pd.DataFrame, name: str, text_column: str, label_column: str, state: dict) -> None:
     answers = [(i, label) for i, label in st.session_state.get(LABEL_ANSWERS) or [] if label is not None]
+    numbers = row_numbers(frame)
     changes = []
     for n, (i, label) in enumerate(answers):
         item = state["items"][i]
         if state["rows"] is not None:  # a row of the data file whose label was empty
-            changes.append(Change(row=state["rows"][item.index], text=item.text, old_label=None, new_label=label,
-                                  kind="labeled", reason="labeled by the analyst"))
+            row = state["rows"][item.index]
+            changes.append(Change(row=row, text=item.text, old_label=None, new_label=label, kind="labeled",
+                                  reason="labeled by the analyst", file_row=int(numbers[row])))
         else:
             changes.append(Change(row=len(frame) + n, text=item.text, new_label=label, kind="added",
                                   reason=f"labeled by the analyst (from {state['source']})"))
@@ -327,14 +350,20 @@ def next_rows_section(frame: pd.DataFrame, name: str, text_column: str, label_co
     st.caption("A finished run's model picks the unlabeled rows it is least sure about (and that differ from one "
                "another). Label them here, one key per class; they are saved as a new version of the data, and "
                "re-running the method shows what they bought.")
-    runs = usable_runs(tlcore.RunStore())
-    if not runs:
+    every = usable_runs(tlcore.RunStore())
+    if not every:
         st.info("No finished run yet: train one on the Train page first; its model chooses the rows.")
+        return
+    runs = runs_for(every, name, data_labels(frame, text_column, label_column))
+    if not runs:
+        st.info(f"No finished run was trained on **{name}** or a version of it with its labels "
+                f"({len(every)} finished run{'s' if len(every) != 1 else ''} on other data). A run's model knows "
+                "only its own data's labels, and its re-run is scored on its own test rows: train one on this data "
+                "on the Train page first.")
         return
     by_id = {run.id: run for run in runs}
     ids = list(by_id)
-    family = split_version(name)[0]  # runs on this data or any version of it come first
-    default = next((run.id for run in runs if split_version(run.data_name)[0] == family), ids[0])
+    default = ids[0]
     left, right = st.columns([3, 1])
     run_id = left.selectbox(
         "Run whose model chooses", ids, help="A finished run; its method is re-run on the new version.",
@@ -349,7 +378,9 @@ def next_rows_section(frame: pd.DataFrame, name: str, text_column: str, label_co
                  key="label_suggest"):
         with st.spinner("The run's model reads the pool…"):
             try:
-                report = suggest_report(run_id, pool["texts"], n=int(n))
+                labeled = frame[text_column].iloc[labeled_rows(frame, text_column, label_column)]
+                report = suggest_report(run_id, pool["texts"], n=int(n),  # rows labeled since the run, too
+                                        exclude=labeled.astype(str).str.strip().tolist())
             except tlcore.TLCoreError as exc:
                 st.error(page_message(str(exc)))
                 return
@@ -362,7 +393,7 @@ def next_rows_section(frame: pd.DataFrame, name: str, text_column: str, label_co
         st.session_state[LABEL_ANSWERS] = []
     state = st.session_state.get(LABEL_SUGGESTIONS)
     if state and state.get("key") == key:
-        _labeling(state)
+        _labeling(state, frame)
         labeled = sum(label is not None for _, label in st.session_state.get(LABEL_ANSWERS) or [])
         st.button(f"Save {labeled} labeled row{'s' if labeled != 1 else ''} as a new version", type="primary",
                   icon=":material/save:", disabled=not labeled, key="label_save_rows", on_click=_save_labels,

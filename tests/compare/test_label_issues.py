@@ -62,6 +62,32 @@ def test_rows_map_to_the_table_and_a_one_row_class_is_not_checked(flipped):
     assert any("'spma' (1 row)" in line for line in report.summary())
 
 
+def test_a_class_whose_rows_share_one_text_is_not_checked(flipped):
+    """Copies of a text are scored in one fold, so a class of copies never reaches a training fold: not checked,
+    and its rows are not listed as errors (3 classes), nor a raw sklearn error raised (2 classes)."""
+    data, _, _ = flipped
+    texts, labels = list(data.texts[:40]), list(data.labels[:40])
+    copies = ["Your parcel is waiting, reply YES to book delivery"] * 4
+    report = find_label_issues(LabeledData(texts + copies, labels + ["delivery"] * 4), "minilm", folds=3)
+    assert report.skipped_classes == {"delivery": 4} and report.n_checked == 40
+    assert not any(issue.given == "delivery" for issue in report.issues)
+    assert any("'delivery' (4 rows)" in line and "different texts" in line for line in report.summary())
+    spam = [i for i, label in enumerate(labels) if label == "spam"]
+    one_text = [texts[spam[0]] if label == "spam" else text for text, label in zip(texts, labels)]
+    with pytest.raises(tlcore.DatasetError, match=r"'spam': \d+ rows, 1 different text"):
+        find_label_issues(LabeledData(one_text, labels), "minilm")
+
+
+def test_a_training_fold_with_one_class_is_a_clear_error():
+    from tlcore.compare.label_issues import out_of_sample_probabilities
+
+    features = np.random.default_rng(0).normal(size=(12, 4))
+    y = [0] * 8 + [1] * 4
+    groups = [f"t{i}" for i in range(8)] + ["same"] * 4
+    with pytest.raises(tlcore.DatasetError, match="a training fold has rows of only 1 class"):
+        out_of_sample_probabilities(features, y, 2, 3, groups=groups)
+
+
 def test_bad_input_is_refused_with_a_reason(sms):
     with pytest.raises(tlcore.DatasetError, match="at least 2 classes"):
         find_label_issues(LabeledData(sms.texts[:5], ["ham"] * 5))

@@ -12,7 +12,7 @@ pytest.importorskip("streamlit")
 
 import tlcore  # noqa: E402
 import tlui  # noqa: E402
-from tlui.state import LABEL_PAGE, LABEL_RERUN, LABEL_W_N  # noqa: E402
+from tlui.state import LABEL_PAGE, LABEL_RERUN, LABEL_W_N, LABEL_W_RUN  # noqa: E402
 
 UNLABELED = 30  # the first rows of the review file, their labels blanked: the pool to label from
 
@@ -48,22 +48,39 @@ def test_accept_two_label_errors_and_save_a_version(open_app, runs_dir, monkeypa
 
 @pytest.fixture
 def reviews(runs_dir) -> tuple[pd.DataFrame, tlcore.Run]:
-    """200 Yelp review sentences, the first 30 without a label, and a finished linear probe trained on the rest."""
+    """200 Yelp review sentences, the first 30 without a label, and a finished linear probe trained on 8 per class
+    of the rest (a per-class sample: the re-run must not draw again)."""
     frame = tlcore.load_sample("yelp").head(200).reset_index(drop=True)
     frame.loc[:UNLABELED - 1, "label"] = None
-    config = tlcore.RunConfig(model="minilm", method="linear-probe", test_size=40, data_name="reviews.csv")
+    config = tlcore.RunConfig(model="minilm", method="linear-probe", test_size=40, per_class=8,
+                              data_name="reviews.csv")
     run = tlcore.create_run(config, tlcore.to_labeled(frame, "text", "label"), store=tlcore.RunStore(runs_dir))
     tlcore.execute(run)
+    assert run.status()["status"] == "succeeded"
     return frame, run
 
 
-def test_label_suggested_rows_save_and_rerun(open_app, runs_dir, monkeypatch, with_data, button, reviews, wait_for):
+def _finished_elsewhere(runs_dir, data: tlcore.data.LabeledData, data_name: str) -> tlcore.Run:
+    """A run marked finished without training (the picker reads only its config and status)."""
+    config = tlcore.RunConfig(model="minilm", method="linear-probe", test_size=10, data_name=data_name)
+    run = tlcore.create_run(config, data, store=tlcore.RunStore(runs_dir))
+    run.update_status(status="succeeded")
+    return run
+
+
+def test_label_suggested_rows_save_and_rerun(open_app, runs_dir, monkeypatch, with_data, button, reviews, wait_for,
+                                             sms):
     frame, reference = reviews
+    other_data = _finished_elsewhere(runs_dir, sms, "sms.csv")
+    other_labels = _finished_elsewhere(runs_dir, sms, "reviews.csv")  # same name, the labels of other data
     at = open_app(runs_dir, monkeypatch, LABEL_PAGE, timeout=120, **with_data(frame, "reviews.csv"))
+    picker = at.selectbox(key=LABEL_W_RUN)
+    assert picker.value == reference.id and len(picker.options) == 1, (other_data.id, other_labels.id)
     assert any(f"Rows of reviews.csv without a label ({UNLABELED})" in str(r.options) for r in at.radio)
     at.number_input(key=LABEL_W_N).set_value(5).run()
     button(at, "Suggest 5 rows to label").click().run()
     assert not at.exception, at.exception
+    assert any("of the file)" in c.value for c in at.caption)  # the row as the file numbers it
     for label in ("negative", "positive", "Skip", "Undo", "positive", "negative", "Skip"):
         button(at, label).click().run()
         assert not at.exception, at.exception
@@ -75,7 +92,7 @@ def test_label_suggested_rows_save_and_rerun(open_app, runs_dir, monkeypatch, wi
     log = json.loads(saved.with_name("reviews.v2.changes.json").read_text())
     assert [c["new_label"] for c in log["changes"]] == ["negative", "positive", "positive", "negative"]
     assert all(c["kind"] == "labeled" and c["old_label"] is None and c["row"] < UNLABELED for c in log["changes"])
-    assert all(c["reason"] == "labeled by the analyst" for c in log["changes"])
+    assert all(c["reason"] == "labeled by the analyst" and c["file_row"] == c["row"] + 2 for c in log["changes"])
     new = pd.read_csv(saved)
     assert [new.loc[c["row"], "label"] for c in log["changes"]] == ["negative", "positive", "positive", "negative"]
     assert new["label"].isna().sum() == UNLABELED - 4
@@ -83,14 +100,29 @@ def test_label_suggested_rows_save_and_rerun(open_app, runs_dir, monkeypatch, wi
     button(at, "Re-run linear-probe on reviews.v2.csv").click().run()
     assert not at.exception, at.exception
     rerun = tlcore.RunStore(runs_dir).get(at.session_state[LABEL_RERUN]["run_id"])
+    rerun.request_cancel()  # the split is what this test checks; the browser test watches a re-run finish
     config, old = rerun.config(), reference.config()
     assert config["data_name"] == "reviews.v2.csv" and config["data_version"] == str(saved)
-    assert config["method"] == "linear-probe"
+    assert config["method"] == "linear-probe" and config["per_class"] is None
     assert config["split"]["test_fingerprint"] == old["split"]["test_fingerprint"]
-    assert config["split"]["n_train"] + config["split"]["n_val"] == old["split"]["n_train"] + old["split"]["n_val"] + 4
+    split, before = rerun.split(), reference.split()
+    # trained on the reference's own 16 rows and the 4 new ones: no new draw of 8 per class
+    assert split.train.texts == before.train.texts + [c["text"] for c in sorted(log["changes"],
+                                                                                key=lambda c: c["row"])]
+    assert split.train.labels[:16] == before.train.labels and len(before.train) == 16
+    assert split.val.texts == before.val.texts and not set(split.val.texts) & set(split.train.texts)
     assert any("same test rows" in i.value for i in at.info)
-    assert wait_for(lambda: rerun.status().get("status") in tlcore.runs.FINAL_STATES and rerun.status(),
-                    timeout=240)["status"] == "succeeded"
+    assert wait_for(lambda: rerun.status().get("status") in tlcore.runs.FINAL_STATES, timeout=60)
+
+
+def test_the_run_picker_offers_only_runs_on_this_data(open_app, runs_dir, monkeypatch, with_data, sms):
+    frame = tlcore.load_sample("yelp").head(60).reset_index(drop=True)
+    frame.loc[:9, "label"] = None
+    _finished_elsewhere(runs_dir, sms, "sms.csv")
+    at = open_app(runs_dir, monkeypatch, LABEL_PAGE, **with_data(frame, "reviews.csv"))
+    assert any("No finished run was trained on **reviews.csv**" in i.value and "1 finished run on other data"
+               in i.value for i in at.info)
+    assert not [s for s in at.selectbox if s.key == LABEL_W_RUN]
 
 
 def test_without_data_the_page_points_to_the_data_page(open_app, runs_dir, monkeypatch):

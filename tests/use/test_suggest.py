@@ -111,6 +111,19 @@ def test_texts_the_run_has_a_label_for_repeats_and_empty_texts_are_never_suggest
                                            "labeled": len(labeled)}
 
 
+def test_excluded_texts_are_never_suggested(probe_run, probe_method, pool):
+    """Texts labeled since the run (added to the data as new rows) are not offered again."""
+    first = suggest_next(probe_run, pool[:30], n=5, method=probe_method)
+    added = [s.text for s in first]
+    report = suggest_report(probe_run, pool[:30], n=5, method=probe_method, exclude=[f" {t} " for t in added])
+    assert not {s.text for s in report.suggestions} & set(added)
+    assert report.skipped_labeled == 5 and report.ranked == 25 and len(report.suggestions) == 5
+    with pytest.raises(tlcore.DatasetError, match="or among the texts to exclude"):
+        suggest_report(probe_run, pool[:3], method=probe_method, exclude=pool[:3])
+    with pytest.raises(tlcore.DatasetError, match="exclude must be a list of texts"):
+        suggest_report(probe_run, pool[:3], method=probe_method, exclude=pool[0])
+
+
 def test_bad_requests_are_refused_with_what_to_do(probe_run, probe_method, pool, store, yelp):
     with pytest.raises(tlcore.ConfigError, match="n must be a whole number of at least 1"):
         suggest_next(probe_run, pool, n=0, method=probe_method)

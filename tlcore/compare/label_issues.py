@@ -2,8 +2,10 @@
 
 1. Out-of-sample probabilities for every labeled row: the model's frozen sentence vectors (the linear probe's
    features, ``tlcore.engine.encoders.embed``: the same vectors, cached in the process) and a logistic regression,
-   trained k times (stratified k-fold, k = 5 or the size of the smallest class) so that no row is scored by a model
-   that saw its label. Exact duplicate texts stay in one fold: a copy must not vouch for its twin's label.
+   trained k times (stratified k-fold, k = 5 or the smallest class's number of different texts) so that no row is
+   scored by a model that saw its label. Exact duplicate texts stay in one fold: a copy must not vouch for its twin's
+   label. So a class counts its different texts, not its rows: one whose rows all share a text could never be in
+   both a training fold and the scored fold, and is not checked.
 2. Confident learning (``cleanlab.filter.find_label_issues``, Northcutt et al. 2021): per class, the average
    probability the model gives rows of that class is the threshold of "confidently that class"; rows confidently
    in another class than their label count towards the noise estimate, and the rows that fit their label worst
@@ -25,7 +27,7 @@ from ..data import LabeledData
 from ..errors import ConfigError, DatasetError
 
 MAX_FOLDS = 5
-MIN_ROWS_PER_CLASS = 2  # a class needs a row to train on while its other row is scored
+MIN_ROWS_PER_CLASS = 2  # a class needs a (different) text to train on while its other one is scored
 MAX_LENGTH = 128  # tokens per text, as the linear probe's default
 PROBE_C = 1.0  # the linear probe's default regularisation (chosen by bench/defaults_grid.py on validation rows)
 
@@ -60,6 +62,7 @@ class LabelIssueReport:
     method: str
     seconds: float
     skipped_classes: dict[str, int] = field(default_factory=dict)  # classes too small to check: their row counts
+    distinct_texts: dict[str, int] = field(default_factory=dict)  # ... and their numbers of different texts
 
     def to_dict(self) -> dict:
         return {"n_rows": self.n_rows, "n_checked": self.n_checked, "n_issues": len(self.issues),
@@ -74,7 +77,8 @@ class LabelIssueReport:
         if self.skipped_classes:
             lines.append("Not checked: " + ", ".join(f"{label!r} ({n} row{'s' if n != 1 else ''})"
                                                      for label, n in self.skipped_classes.items())
-                         + f": a class needs at least {MIN_ROWS_PER_CLASS} rows to be checked.")
+                         + f": a class needs at least {MIN_ROWS_PER_CLASS} rows with different texts to be "
+                           "checked (copies of one text are scored together).")
         if self.agreement < 0.8:
             lines.append(f"The checking model agrees with only {self.agreement:.0%} of the labels out of sample, so "
                          "many suspects may be hard rows rather than wrong labels: judge each one.")
@@ -94,7 +98,12 @@ def out_of_sample_probabilities(features: np.ndarray, labels: Sequence[int], n_c
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y)
     proba = np.zeros((len(y), n_classes))
     for train, held in splits:
-        head = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(features[train], y[train])
+        try:
+            head = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(features[train], y[train])
+        except ValueError as exc:  # e.g. a training fold with one class: copies of a text stay in one fold
+            raise DatasetError(f"the labels cannot be checked {folds}-fold: a training fold has rows of only "
+                               f"{len(set(y[train].tolist()))} class(es) ({exc}). Each class needs rows with at "
+                               "least two different texts; label more rows or use fewer folds.") from None
         proba[np.ix_(held, head.classes_)] = head.predict_proba(features[held])
     return proba
 
@@ -125,13 +134,17 @@ def find_label_issues(data: LabeledData, model: str = "minilm", *, rows: Sequenc
     started = time.perf_counter()
     rows = list(range(len(data))) if rows is None else list(rows)
     counts = Counter(data.labels)
-    skipped = {label: n for label, n in sorted(counts.items()) if n < MIN_ROWS_PER_CLASS}
+    # Copies of a text are scored in one fold (below), so what a class can spare for training is its texts.
+    distinct = Counter(label for _, label in set(zip(data.texts, data.labels)))
+    skipped = {label: n for label, n in sorted(counts.items()) if distinct[label] < MIN_ROWS_PER_CLASS}
     checked = [i for i, label in enumerate(data.labels) if label not in skipped]
     labels = sorted(label for label in counts if label not in skipped)
     if len(labels) < 2:
-        raise DatasetError(f"checking labels needs at least 2 classes with {MIN_ROWS_PER_CLASS} or more rows each; "
-                           f"found {dict(sorted(counts.items()))}. Label more rows first.")
-    smallest = min(counts[label] for label in labels)
+        found = ", ".join(f"{label!r}: {counts[label]} row{'s' if counts[label] != 1 else ''}, {distinct[label]} "
+                          f"different text{'s' if distinct[label] != 1 else ''}" for label in sorted(counts))
+        raise DatasetError(f"checking labels needs at least 2 classes with {MIN_ROWS_PER_CLASS} or more rows of "
+                           f"different texts each; found {found}. Label more rows first.")
+    smallest = min(distinct[label] for label in labels)
     k = min(folds, smallest)
 
     spec = resolve_model(model)
@@ -159,4 +172,5 @@ def find_label_issues(data: LabeledData, model: str = "minilm", *, rows: Sequenc
               "(cleanlab)")
     return LabelIssueReport(issues=issues, n_rows=len(data), n_checked=len(checked), labels=labels,
                             model=spec.name, folds=k, agreement=float(np.mean(proba.argmax(1) == y)), method=method,
-                            seconds=time.perf_counter() - started, skipped_classes=skipped)
+                            seconds=time.perf_counter() - started, skipped_classes=skipped,
+                            distinct_texts={label: distinct[label] for label in skipped})

@@ -8,8 +8,10 @@ from .versions import (
     Change,
     DataVersion,
     apply_changes,
+    changes_since,
     labeled_rows,
     list_versions,
+    prepared_from_file,
     read_version,
     save_version,
     split_version,
@@ -20,5 +22,5 @@ __all__ = ["DataWarning", "ENCODINGS", "Issue", "LabeledData", "Sample", "Split"
            "ValidationReport", "check_encoding", "describe_encoding", "guess_columns", "list_samples", "load_sample",
            "make_split", "merge_labels", "read_table", "row_numbers", "sample_path", "to_labeled", "validate",
            # versions of a data file (tlcore.data.versions): fixes and new labels saved as a new file, with a log
-           "Change", "DataVersion", "apply_changes", "labeled_rows", "list_versions", "read_version", "save_version",
-           "split_version", "unlabeled_rows"]
+           "Change", "DataVersion", "apply_changes", "changes_since", "labeled_rows", "list_versions",
+           "prepared_from_file", "read_version", "save_version", "split_version", "unlabeled_rows"]

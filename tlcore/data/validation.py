@@ -164,6 +164,11 @@ def merge_labels(frame: pd.DataFrame, label_column: str, mapping: Mapping[str, s
     out = frame.copy()
     out[label_column] = out[label_column].map(
         lambda v: v if _missing(v) else table.get(_label_string(v), v))
+    # What was renamed, row by row, goes with the table (tlcore.data.versions records it in a version's log).
+    renamed = [{"row": i, "column": str(label_column), "old_label": str(old), "new_label": str(new)}
+               for i, (old, new) in enumerate(zip(frame[label_column], out[label_column]))
+               if not _missing(old) and str(old) != str(new)]
+    out.attrs["merged_labels"] = [*(frame.attrs.get("merged_labels") or []), *renamed]
     return out
 
 

@@ -2,16 +2,20 @@
 
 tickets.csv            the original (version 1), never written by tlcore
 tickets.v2.csv         the data after the first set of changes (always CSV, UTF-8, whatever the original was)
-tickets.v2.changes.json  what changed from its parent: per change the row, the old label (null when the row had
-                       none or was added), the new label, the kind (relabeled / labeled / added), the reason
-                       ("suspected label error, confidence 0.93", "labeled by the analyst") and when
+tickets.v2.changes.json  what changed from its parent: per change the row (and the file's own row number), the old
+                       label (null when the row had none or was added), the new label, the kind (relabeled /
+                       labeled / added), the reason ("suspected label error, confidence 0.93", "labeled by the
+                       analyst") and when; and, under "based_on", how the table the changes were made on differed
+                       from the parent file (labels merged on the Data page, rows the reader skipped, texts cut)
 
-``save_version`` picks the next free number beside the file it is given (or in ``folder``) and creates the file
-with a hard link from a finished temporary file, so an existing version is never replaced, not even by two saves
-at the same moment. ``list_versions`` lists a file's versions with their change logs.
+``save_version`` picks the next free number beside the file it is given (or in ``folder``), writes the change log
+first (a version is never on disk without its log) and creates each file with a hard link from a finished temporary
+file (or ``open(path, "x")`` where the file system has no hard links), so an existing version is never replaced, not
+even by two saves at the same moment. ``list_versions`` lists a file's versions with their change logs.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -23,6 +27,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..errors import DatasetError
+from .reading import row_numbers
 
 CHANGE_KINDS = ("relabeled", "labeled", "added")  # a wrong label fixed; an empty label filled; a new row appended
 _VERSIONED = re.compile(r"^(?P<stem>.+)\.v(?P<number>\d+)$")
@@ -32,7 +37,8 @@ LOG_SUFFIX = ".changes.json"
 @dataclass
 class Change:
     """One change to a data file. ``row`` is the row's position in the parent table (0-based, header not counted);
-    for an added row, its position in the new table."""
+    for an added row, its position in the new table. ``file_row``: the row as the parent file numbers it (a
+    spreadsheet row, a JSONL line), for people; None for an added row."""
 
     row: int
     text: str
@@ -41,6 +47,7 @@ class Change:
     kind: str = "relabeled"
     reason: str = ""
     when: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    file_row: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in CHANGE_KINDS:
@@ -62,6 +69,7 @@ class DataVersion:
     changes: list[Change] = field(default_factory=list)
     created: str | None = None
     rows: int | None = None
+    based_on: dict = field(default_factory=dict)  # how the table changed differed from the parent file (prepared)
 
     @property
     def name(self) -> str:
@@ -80,12 +88,49 @@ class DataVersion:
             counts["relabeled"])
         parts += [f"{counts['labeled']} row{'s' if counts['labeled'] != 1 else ''} labeled"] * bool(counts["labeled"])
         parts += [f"{counts['added']} row{'s' if counts['added'] != 1 else ''} added"] * bool(counts["added"])
-        return ", ".join(parts) or "no changes"
+        text = ", ".join(parts) or "no changes"
+        prepared = _describe_prepared(self.based_on)
+        return f"{text} (on the data as prepared: {prepared})" if prepared else text
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "name": self.name, "number": self.number, "parent": self.parent,
                 "created": self.created, "rows": self.rows, "summary": self.summary(),
-                "changes": [c.to_dict() for c in self.changes]}
+                "changes": [c.to_dict() for c in self.changes], "based_on": self.based_on}
+
+
+def _describe_prepared(based_on: dict) -> str:
+    """"2 labels merged on the Data page, 3 rows skipped by the reader" ("" when the table was the file as is)."""
+    merged = len(based_on.get("merged_labels") or [])
+    skipped = int(based_on.get("skipped_rows") or 0)
+    cut = int(based_on.get("truncated_texts") or 0)
+    parts = [f"{merged} label{'s' if merged != 1 else ''} merged on the Data page"] * bool(merged)
+    parts += [f"{skipped} row{'s' if skipped != 1 else ''} skipped by the reader"] * bool(skipped)
+    parts += [f"{cut} long text{'s' if cut != 1 else ''} cut"] * bool(cut)
+    return ", ".join(parts)
+
+
+def prepared_from_file(frame: pd.DataFrame, label_column: str) -> dict:
+    """How ``frame`` differs from the file it was read from, as its ``attrs`` record it (``read_table``: rows skipped,
+    long texts cut; ``merge_labels``: labels renamed): the "based_on" section of a version's change log, so that the
+    log explains every difference between a version and its parent file. Empty when the table is the file as is."""
+    attrs = frame.attrs or {}
+    numbers = row_numbers(frame)
+    merged = [{**m, "file_row": int(numbers[m["row"]]) if 0 <= m["row"] < len(numbers) else None,
+               "reason": "label merged on the Data page"}
+              for m in attrs.get("merged_labels") or [] if m.get("column", label_column) == label_column]
+    skipped = [[int(a), int(b)] for a, b in attrs.get("skipped_rows") or []]
+    out: dict = {}
+    if merged:
+        out["merged_labels"] = merged
+    if skipped:
+        out["skipped_rows"] = sum(b - a + 1 for a, b in skipped)
+        out["skipped_file_rows"] = skipped  # runs [first, last] of the file's row numbers, not in the version
+    if attrs.get("truncated_texts"):
+        out["truncated_texts"] = int(attrs["truncated_texts"])
+    if out:
+        out["note"] = ("the changes were made on the data as the app prepared it, not on the file as is: "
+                       + _describe_prepared(out) + "; the version holds those too.")
+    return out
 
 
 def split_version(name: str) -> tuple[str, int]:
@@ -170,22 +215,39 @@ def _number_in(folder: Path, stem: str) -> int:
 
 def _create_new(path: Path, write) -> bool:
     """Write a file that does not exist yet: ``write(tmp)`` then a hard link, which fails when the name is taken
-    (an existing file is never replaced). False when the name was taken."""
+    (an existing file is never replaced). Where the file system has no hard links (FAT, some network shares), the
+    finished bytes are copied into ``open(path, "xb")``, which also refuses a taken name. False when it was taken."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     write(tmp)
     try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise
+        try:  # no hard links here: exclusive creation, then the bytes (a crash may leave it short; rare)
+            with open(path, "xb") as out:
+                out.write(tmp.read_bytes())
+            return True
+        except FileExistsError:
+            return False
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def _write_error(path: Path, exc: OSError) -> DatasetError:
+    fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check that you can write there"
+    return DatasetError(f"cannot write {str(path)!r} ({exc}); {fix}, or choose another folder.")
+
+
 def save_version(frame: pd.DataFrame, parent: str | Path, changes: Sequence[Change],
-                 folder: str | Path | None = None) -> DataVersion:
+                 folder: str | Path | None = None, based_on: dict | None = None) -> DataVersion:
     """Save ``frame`` (the parent with ``changes`` made, see ``apply_changes``) as the next version of ``parent``,
-    beside it or in ``folder``, with its change log. Nothing existing is overwritten."""
+    beside it or in ``folder``, with its change log. Nothing existing is overwritten. ``based_on``: how the table the
+    changes were made on differed from the parent file (``prepared_from_file``), recorded in the log."""
     if not changes:
         raise DatasetError("there are no changes to save: accept a suggested fix or label a row first.")
     parent = Path(parent)
@@ -200,24 +262,31 @@ def save_version(frame: pd.DataFrame, parent: str | Path, changes: Sequence[Chan
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     log = {"version": None, "parent": parent.name, "created": created, "rows": len(frame),
            "changes": [c.to_dict() for c in changes]}
+    if based_on:
+        log["based_on"] = based_on
     for _ in range(1000):  # another save may take a number at the same moment: take the next one
         path = folder / version_name(parent.name, number)
+        log_path = change_log_path(path)
         log["version"] = path.name
+        text = json.dumps(log, indent=2, ensure_ascii=False)
         try:
-            if _create_new(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8")):
-                break
+            # The log first, so a version is never on disk without it; the number is ours once both exist. A log
+            # whose file is missing (a crash, a deleted file) keeps its number: the next one is taken.
+            if _create_new(log_path, lambda tmp: tmp.write_text(text, encoding="utf-8")):
+                try:
+                    if _create_new(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8")):
+                        break
+                except OSError:
+                    log_path.unlink(missing_ok=True)
+                    raise
+                log_path.unlink(missing_ok=True)  # another save made this file a moment ago (without our log)
         except OSError as exc:
-            raise DatasetError(f"cannot write {str(path)!r} ({exc}); free some space or choose another "
-                               "folder.") from None
+            raise _write_error(path, exc) from None
         number += 1
     else:  # pragma: no cover - a thousand versions taken in a row
         raise DatasetError(f"no free version number for {parent.name!r} in {str(folder)!r}.")
-    log_path = change_log_path(path)
-    tmp = log_path.with_name(f".{log_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(log, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, log_path)  # the version's own log: new with it (an orphan log of a deleted file is replaced)
     return DataVersion(path=path, number=number, parent=parent.name, changes=list(changes), created=created,
-                       rows=len(frame))
+                       rows=len(frame), based_on=dict(based_on or {}))
 
 
 def read_version(path: str | Path) -> DataVersion:
@@ -235,7 +304,24 @@ def read_version(path: str | Path) -> DataVersion:
         raise DatasetError(f"the change log {str(log_path)!r} cannot be read ({exc}); it was edited or damaged. "
                            "The data file itself is fine.") from None
     return DataVersion(path=path, number=number, parent=log.get("parent"), changes=changes,
-                       created=log.get("created"), rows=log.get("rows"))
+                       created=log.get("created"), rows=log.get("rows"), based_on=dict(log.get("based_on") or {}))
+
+
+def changes_since(path: str | Path, ancestor: str) -> list[Change] | None:
+    """Every change made from the file named ``ancestor`` to the version at ``path``, oldest first, following the
+    change logs' parents (versions of one file share a folder); [] when ``path`` is ``ancestor``; None when
+    ``ancestor`` is not an earlier version of ``path`` (a run trained on other data, or on a later version)."""
+    path = Path(path)
+    found: list[list[Change]] = []
+    for _ in range(10_000):  # a chain of parents; a loop in edited logs must not hang
+        if path.name == ancestor:
+            return [change for changes in reversed(found) for change in changes]
+        version = read_version(path) if path.is_file() else None
+        if version is None or not version.parent:
+            return None
+        found.append(version.changes)
+        path = path.with_name(version.parent)
+    return None
 
 
 def list_versions(path: str | Path, folder: str | Path | None = None) -> list[DataVersion]:
