@@ -128,8 +128,7 @@ def test_train_page_shows_only_the_options_the_chosen_model_kind_uses(tmp_path, 
 def test_train_page_key_options_up_front(tmp_path, monkeypatch, open_app, texts, with_data):
     at = open_app(tmp_path, monkeypatch, tlui.TRAIN_PAGE, **with_data())
     at.selectbox(key="train_w_method").set_value("lora").run()
-    expander = at.expander[0]
-    assert expander.label == "Advanced"
+    expander = next(e for e in at.expander if e.label == "Advanced")
     inside = {w.label for w in expander.number_input}
     outside = {w.label for w in at.number_input} - inside
     assert {"Epochs (0 = auto)", "Learning rate", "Batch size", "Test size", "Training rows per class"} <= outside
