@@ -347,9 +347,9 @@ def _rerun_box(rerun: dict) -> None:
 
 def next_rows_section(frame: pd.DataFrame, name: str, text_column: str, label_column: str) -> None:
     st.subheader("Label the next rows")
-    st.caption("A finished run's model picks the unlabeled rows it is least sure about (and that differ from one "
-               "another). Label them here, one key per class; they are saved as a new version of the data, and "
-               "re-running the method shows what they bought.")
+    st.caption("A finished run's model picks the unlabeled rows it is least sure about (the smallest gap between its "
+               "two likeliest labels). Label them here, one key per class; they are saved as a new version of the "
+               "data, and re-running the method shows what they bought.")
     every = usable_runs(tlcore.RunStore())
     if not every:
         st.info("No finished run yet: train one on the Train page first; its model chooses the rows.")
