@@ -184,3 +184,26 @@ def test_a_download_is_asked_for_shows_its_size_and_then_works_offline(fake_hub,
                "--test-size", "20", "--runs-dir", str(tmp_path / "runs"), "--json", env=offline)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["model"] == "tiny-org/served"
+
+
+def test_a_run_keeps_the_snapshot_it_was_created_with(hub_models, tiny_hub_cache, tmp_path, monkeypatch, yelp):
+    """A newer download of the same id must not change what an existing run reloads and trains."""
+    import shutil
+
+    cache = tmp_path / "hf-cache"
+    shutil.copytree(tiny_hub_cache, cache, symlinks=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    hub_id = hub_models["encoder"]
+    config = tlcore.RunConfig(model=hub_id, method="zero-shot", per_class=4, test_size=8, val_size=0)
+    run = tlcore.create_run(config, yelp)
+    first = run.config()["model_revision"]
+    assert first and resolve_model(hub_id).revision == first
+
+    repo = cache / f"models--{hub_id.replace('/', '--')}"
+    newer = "d" * 40
+    shutil.copytree(repo / "snapshots" / first, repo / "snapshots" / newer, symlinks=True)
+    (repo / "refs" / "main").write_text(newer)  # a later `hf download` moved main on
+    assert resolve_model(hub_id).revision == newer  # new runs take the newer snapshot
+    shutil.rmtree(repo / "snapshots" / first)  # ... and the one this run used is gone
+    with pytest.raises(ModelError, match=rf"this run used snapshot {first[:12]} .* no longer in the local"):
+        tlcore.execute(run)

@@ -69,13 +69,14 @@ def hub_cache() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def cached_snapshot(hub_id: str) -> CachedModel | None:
-    """The cached snapshot of ``hub_id`` (the revision its ``main`` ref names), or None; never touches the network."""
+def cached_snapshot(hub_id: str, revision: str | None = None) -> CachedModel | None:
+    """The cached snapshot of ``hub_id`` (``revision``, or the one its ``main`` ref names), or None; never touches
+    the network."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        path = Path(snapshot_download(hub_id, cache_dir=hub_cache(), local_files_only=True))
+        path = Path(snapshot_download(hub_id, revision=revision, cache_dir=hub_cache(), local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
     if not (path / "config.json").exists():

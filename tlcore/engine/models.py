@@ -139,9 +139,10 @@ def _adapted_spec(folder: Path) -> ModelSpec:
                                f"({info.get('objective', 'continued pre-training')}, {info.get('steps', '?')} steps)")
 
 
-def resolve_model(name_or_path: str) -> ModelSpec:
+def resolve_model(name_or_path: str, revision: str | None = None) -> ModelSpec:
     """Turn a catalog name, an adapted model's name, a local folder or a Hugging Face Hub id (found in the local
-    cache; nothing is downloaded here) into a ModelSpec, or raise ModelError saying why not."""
+    cache; nothing is downloaded here) into a ModelSpec, or raise ModelError saying why not. ``revision``: the
+    snapshot of a Hub id a run recorded, so that it reloads the weights it trained with, not a newer download."""
     from .hub import cached_snapshot, hub_cache, is_hub_id
 
     if name_or_path in BUNDLED:
@@ -156,7 +157,11 @@ def resolve_model(name_or_path: str) -> ModelSpec:
     if path.exists():
         return folder_spec(path)
     if is_hub_id(name_or_path):
-        snapshot = cached_snapshot(name_or_path)
+        snapshot = cached_snapshot(name_or_path, revision)
+        if snapshot is None and revision:
+            raise ModelError(f"this run used snapshot {revision[:12]} of {name_or_path!r}, which is no longer in the "
+                             f"local Hugging Face cache ({hub_cache()}); download that revision again "
+                             f"(`hf download {name_or_path} --revision {revision}`) or start a new run.")
         if snapshot is None:
             raise ModelError(f"{name_or_path!r} is not in the local Hugging Face cache ({hub_cache()}). Download it "
                              "first: `tlcore models --download " + name_or_path + "` (or --allow-download on a run, or "

@@ -1,6 +1,8 @@
 """High-level entry points shared by the CLI, the app and Python users: validate, split, create a run."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..data import LabeledData, make_split
 from ..data.labeled import rows_taken
 from ..engine.catalog import remember_folder
@@ -34,7 +36,9 @@ def create_run(config: RunConfig, data: LabeledData, test: LabeledData | None = 
         raise ConfigError(f"precision {config.precision!r} is not one of {', '.join(PRECISION_CHOICES)}.")
     if config.device == "cpu":
         choose_precision("cpu", config.precision)  # e.g. fp16 on a CPU: refused now, not in the worker
-    spec = resolve_model(config.model)
+    spec = resolve_model(config.model, config.model_revision)
+    if spec.revision and not config.model_revision:  # the run reloads these weights, whatever the cache gets later
+        config = replace(config, model_revision=spec.revision)
     entry = get_method(config.method)
     check_supported(entry, spec)
     entry.config_cls.from_dict(config.method_options)  # raises ConfigError on a bad value, before any work

@@ -130,6 +130,7 @@ class RunConfig:
     val_size: float = 0.1
     split_seed: int = 0
     per_class: int | None = None
+    model_revision: str | None = None  # the Hugging Face snapshot a Hub-id model had when the run was created
     device: str = "auto"
     precision: str = "auto"  # auto, fp32, bf16 or fp16 (tlcore.engine.precision)
     test_name: str | None = None  # a separate test file's name (then test_size is not used)

@@ -101,7 +101,7 @@ def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = N
     callback = RunCallback(run, echo)
     started = time.perf_counter()
     try:
-        spec = resolve_model(config["model"])
+        spec = resolve_model(config["model"], config.get("model_revision"))
         entry = get_method(config["method"])
         check_supported(entry, spec)
         method_config = entry.config_cls.from_dict(config.get("method_options", {}))

@@ -118,7 +118,7 @@ def load_method(run: Run, device: str = "auto"):
     from ..methods import check_supported, get_method
 
     config = check_usable(run)
-    spec = resolve_model(config["model"])
+    spec = resolve_model(config["model"], config.get("model_revision"))
     entry = get_method(config["method"])
     check_supported(entry, spec)
     method_config = entry.config_cls.from_dict(config.get("method_options", {}))
