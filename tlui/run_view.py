@@ -36,6 +36,8 @@ def progress_info(status: dict, events: list[dict], now: float | None = None,
     state, stage = status.get("status"), status.get("stage") or "starting"
     if state == "queued":
         waiting = f" · waiting {fmt_seconds(now - status['created'])}" if status.get("created") else ""
+        if status.get("executor") == "ray":
+            return None, f"Queued on the Ray cluster: waiting for a node with the resources it asks for…{waiting}"
         if queue_position is None:
             return None, f"Queued: waiting for the worker process to start…{waiting}"
         ahead = ("next to start when a slot frees up" if queue_position == 1

@@ -216,7 +216,8 @@ def live_view(run_id: str, polling: bool) -> None:
     state = status.get("status", "damaged")
     if polling and state not in tlcore.LIVE_STATES:
         st.rerun()
-    position = store.queue_position(run_id) if state == "queued" else None
+    # Ray queues its tasks itself: the runs folder's slot queue says nothing about when a Ray run starts
+    position = store.queue_position(run_id) if state == "queued" and status.get("executor") != "ray" else None
     fraction, text = progress_info(status, events, queue_position=position)
     st.progress(0 if fraction is None else min(1.0, max(0.0, fraction)), text=text)
     if where(status):  # here, not in the caption above: the node is known only once the run is placed

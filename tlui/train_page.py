@@ -412,7 +412,7 @@ def show_run(run_id: str, polling: bool) -> None:
         status_badge(state)
 
     if state in tlcore.LIVE_STATES:
-        position = store.queue_position(run.id) if state == "queued" else None
+        position = store.queue_position(run.id) if state == "queued" and status.get("executor") != "ray" else None
         fraction, text = progress_info(status, events, queue_position=position)
         if fraction is None:
             st.progress(0, text=text)

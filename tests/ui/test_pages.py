@@ -272,6 +272,9 @@ def test_train_page_shows_a_queued_runs_place_in_the_queue(tmp_path, monkeypatch
     assert store.queue_position(run.id) == 2 and store.queue_position(ahead.id) == 1
     at = open_app(store.root, monkeypatch, tlui.TRAIN_PAGE, **with_data(), **{tlui.TRAIN_RUNS: [run.id]})
     assert "Queued — position 2 (1 queued run ahead)" in at.get("progress")[0].proto.text
+    run.update_status(executor="ray")  # Ray queues its tasks itself: no place in this folder's queue
+    at = open_app(store.root, monkeypatch, tlui.TRAIN_PAGE, **with_data(), **{tlui.TRAIN_RUNS: [run.id]})
+    assert "Queued on the Ray cluster" in at.get("progress")[0].proto.text
 
 
 def test_train_page_time_left_uses_the_stage_start(tmp_path, monkeypatch, open_app):
