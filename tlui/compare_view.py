@@ -409,11 +409,8 @@ def new_curve_form(comparison: cmp.Comparison, store: tlcore.RunStore) -> None:
             runs = lc.curve_like(reference, data, method, model, sizes, range(int(seeds)), store)
             extra = lc.references_like(reference, data, model, missing, store) if with_refs else []
             lc.start_curve(extra + runs)
-        except tlcore.TLCoreError as exc:
+        except tlcore.TLCoreError as exc:  # a refused curve, or no process / cluster to run it (start_curve)
             st.error(str(exc))
-            return
-        except OSError as exc:
-            st.error(f"The worker process could not start: {exc}")
             return
         st.session_state[curve_key(comparison.test_fingerprint)] = runs[0].config()["group"]  # show the new one
         st.rerun()

@@ -87,9 +87,8 @@ def start_sweep(config: tlcore.RunConfig, data: LabeledData, grid: dict, test: L
         return
     try:
         start_series(runs)
-    except (OSError, tlcore.TLCoreError) as exc:  # e.g. TLCORE_EXECUTOR=ray and no cluster to reach
-        for run in runs:
-            run.update_status(status="failed", error=f"the worker process could not start: {exc}")
+    except tlcore.TLCoreError:  # e.g. TLCORE_EXECUTOR=ray and no cluster: each run's status says why
+        pass
     st.session_state[SWEEP] = runs[0].config()["sweep"]
     st.rerun()
 

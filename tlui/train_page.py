@@ -299,8 +299,8 @@ def start_run(config: tlcore.RunConfig, data: LabeledData, test: LabeledData | N
         return
     try:
         tlcore.start_worker(run)
-    except (OSError, tlcore.TLCoreError) as exc:  # e.g. TLCORE_EXECUTOR=ray and no cluster to reach
-        run.update_status(status="failed", error=f"the worker process could not start: {exc}")
+    except tlcore.TLCoreError:  # e.g. TLCORE_EXECUTOR=ray and no cluster: the run's status says why
+        pass
     st.session_state[TRAIN_RUNS].append(run.id)
     st.rerun()
 

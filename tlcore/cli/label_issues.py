@@ -19,7 +19,7 @@ from ..compare.label_issues import MAX_FOLDS, find_label_issues
 from ..data import guess_columns, read_table, row_numbers, to_labeled
 from ..data.versions import labeled_rows
 from .arg_types import add_reading_args, device_name, reading_options, whole_number
-from .output import print_json
+from .output import print_json, table
 
 DESCRIPTION = (
     "Finds rows whose label looks wrong: every labeled row gets an out-of-sample probability (the model's frozen "
@@ -82,12 +82,10 @@ def cmd_label_issues(args) -> int:
         return 0
     print("\n".join(report.summary()))
     if report.issues:
-        header = ("rank", "row", "given", "suggested", "confidence", "text")
-        lines = [(str(i["rank"]), str(i["file_row"]), i["given"], i["suggested"], f"{i['confidence']:.2f}",
-                  " ".join(i["text"].split())[:70]) for i in payload["issues"][:args.limit]]
-        widths = [max(len(row[c]) for row in [header, *lines]) for c in range(len(header))]
-        for line in [header, *lines]:
-            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print(table([{"rank": i["rank"], "row": i["file_row"], "given": i["given"], "suggested": i["suggested"],
+                      "confidence": f"{i['confidence']:.2f}", "text": " ".join(i["text"].split())[:70]}
+                     for i in payload["issues"][:args.limit]],
+                    ("rank", "row", "given", "suggested", "confidence", "text")))
         if len(report.issues) > args.limit:
             print(f"... and {len(report.issues) - args.limit} more (--limit, or --json for all)")
     return 0

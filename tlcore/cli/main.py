@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +12,7 @@ from ..engine.catalog import describe, fetch_model, list_models
 from ..engine.models import BUNDLED, model_folder, resolve_model, stay_offline
 from ..engine.precision import PRECISION_CHOICES
 from ..errors import TLCoreError
-from ..methods import Callback, list_methods, reference_methods
+from ..methods import list_methods, reference_methods
 from ..methods.advice import DEFAULT_COMPARISON
 from ..methods.base import MAX_SEED
 from ..runs.create import create_run, method_options
@@ -24,7 +23,7 @@ from .arg_types import add_reading_args, device_name, positive_float, positive_i
 from .checks import CHECK_COMMANDS, add_check_parsers
 from .command import OPTION_FLAGS, RUN_DEFAULTS, parse_option_value
 from .label_issues import add_label_issues_parser, cmd_label_issues
-from .output import print_json
+from .output import ProgressPrinter, print_json, table
 from .suggest import add_suggest_parser, cmd_suggest
 from .sweep import add_sweep_parser, cmd_sweep
 
@@ -223,13 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _table(rows: list[dict], columns: Sequence[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
-
-
 def _cmd_models(args) -> int:
     if args.download:
         spec = fetch_model(args.download, progress=lambda message: print(message, file=sys.stderr, flush=True))
@@ -242,9 +234,9 @@ def _cmd_models(args) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(_table([{**r, "params": f"{r['params'] / 1e6:,.1f}M" if r["params"] else "?",
-                       "size_mb": r["size_mb"] or ""} for r in rows],
-                     ("name", "kind", "source", "params", "size_mb", "available_offline", "license")))
+        print(table([{**r, "params": f"{r['params'] / 1e6:,.1f}M" if r["params"] else "?",
+                      "size_mb": r["size_mb"] or ""} for r in rows],
+                    ("name", "kind", "source", "params", "size_mb", "available_offline", "license")))
     return 0
 
 
@@ -253,7 +245,7 @@ def _cmd_methods(args) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(_table([{**r, "kinds": ",".join(r["kinds"])} for r in rows], ("name", "kinds", "description")))
+        print(table([{**r, "kinds": ",".join(r["kinds"])} for r in rows], ("name", "kinds", "description")))
     return 0
 
 
@@ -535,21 +527,8 @@ def _cmd_runs(args) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(_table(rows, ("id", "status", "model", "method", "accuracy", "macro_f1")))
+        print(table(rows, ("id", "status", "model", "method", "accuracy", "macro_f1")))
     return 0
-
-
-class _ProgressPrinter(Callback):
-    """Progress of a long prediction on stderr, at most every few seconds."""
-
-    def __init__(self, every: float = 5.0) -> None:
-        self.every, self.last = every, time.monotonic()
-
-    def on_progress(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every and done < total:
-            self.last = now
-            print(f"{stage} {done}/{total}", file=sys.stderr, flush=True)
 
 
 def _cmd_predict(args) -> int:
@@ -558,7 +537,7 @@ def _cmd_predict(args) -> int:
 
     run = as_run(args.run, args.runs_dir)
     report = predict_file(run, args.input, args.output, text_column=args.text_column, device=args.device,
-                          callback=None if args.quiet else _ProgressPrinter(), **reading_options(args))
+                          callback=None if args.quiet else ProgressPrinter(), **reading_options(args))
     if args.json:
         print_json({**report.to_dict(), "output": str(args.output)})
     else:

@@ -21,14 +21,11 @@ missing file or column, nothing left to suggest); 1 for an internal failure.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
-from ..engine.callbacks import Callback
 from ..methods.base import MAX_SEED
 from ..use.suggest import STRATEGIES, read_pool, suggest_report
 from .arg_types import add_reading_args, device_name, positive_int, reading_options, whole_number
-from .output import print_json
+from .output import ProgressPrinter, print_json, table
 
 DESCRIPTION = (
     "Ranks a pool of unlabeled texts by how unsure a finished run's model is about them (margin between the two "
@@ -63,24 +60,11 @@ def add_suggest_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
-class _Progress(Callback):
-    """Progress of scoring a long pool on stderr, at most every few seconds."""
-
-    def __init__(self, every: float = 5.0) -> None:
-        self.every, self.last = every, time.monotonic()
-
-    def on_progress(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every and done < total:
-            self.last = now
-            print(f"{stage} {done}/{total}", file=sys.stderr, flush=True)
-
-
 def cmd_suggest(args: argparse.Namespace) -> int:
     pool = read_pool(args.pool, args.text_column, args.label_column, run=args.run, runs_dir=args.runs_dir,
                      **reading_options(args))
     report = suggest_report(args.run, pool.texts, args.n, args.strategy, args.seed, runs_dir=args.runs_dir,
-                            device=args.device or "auto", callback=None if args.quiet else _Progress())
+                            device=args.device or "auto", callback=None if args.quiet else ProgressPrinter())
     rows = [{"rank": rank, "row": pool.rows[s.index], **s.to_dict()}
             for rank, s in enumerate(report.suggestions, start=1)]
     if args.json:
@@ -89,12 +73,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
                         labeled_rows=pool.labeled_rows, suggestions=rows)
         print_json(document)
         return 0
-    header = ("#", "row", "predicted", "conf.", "text", "why")
-    cells = [(str(r["rank"]), str(r["row"]), r["predicted"], f"{r['confidence']:.2f}", _short(r["text"]),
-              r["reason"]) for r in rows]
-    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header) - 1)]
-    for row in [header, *cells]:
-        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]).rstrip())
+    print(table([{"#": r["rank"], "row": r["row"], "predicted": r["predicted"], "conf.": f"{r['confidence']:.2f}",
+                  "text": _short(r["text"]), "why": r["reason"]} for r in rows],
+                ("#", "row", "predicted", "conf.", "text", "why")))
     skipped = {"empty": report.skipped_empty, "repeated": report.skipped_duplicate,
                "already labeled in the run": report.skipped_labeled}
     note = ", ".join(f"{count} {why}" for why, count in skipped.items() if count)

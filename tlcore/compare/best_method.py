@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from ..data import LabeledData, make_split
+from ..data import LabeledData, Split, make_split
 from ..data.labeled import MIN_VAL_ROWS
 from ..engine.models import resolve_model
 from ..errors import DatasetError, MethodError, RunError
 from ..methods import check_supported, get_method, portfolio
 from ..runs.create import create_run
 from ..runs.intervals import run_intervals
-from ..runs.store import LIVE_STATES, Run, RunConfig, RunStore
+from ..runs.store import LIVE_STATES, Run, RunConfig, RunStore, runs_grouped_by
 from .formatting import percent
 from .paired import PairedComparison, compare_pair
 
@@ -48,37 +48,33 @@ def create_search(base: RunConfig, data: LabeledData, test: LabeledData | None =
         raise MethodError(f"no method to try with {spec.kind} model {base.model!r}; name some with --methods.")
     for method in methods:
         check_supported(get_method(method), spec)
-    split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
-                       per_class=base.per_class, sample_seed=seed, val=val)
-    if not len(split.val) and val is None and 0 < base.val_size < 1:
-        # Small data keeps every row for training, but a search needs rows to pick on: hold out the minimum that
-        # can tell methods apart (the result's caution says how few they are).
-        base = replace(base, val_size=float(MIN_VAL_ROWS))
-        split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
-                           per_class=base.per_class, sample_seed=seed, val=val)
-    if not len(split.val):
-        raise DatasetError("finding the best method picks on the validation rows, and this split has none; give "
-                           "the validation hold-out some rows (a validation size of at least 30 rows, or a "
-                           "validation file).")
+    base, _ = split_to_pick_on(base, data, test, val, seed, "finding the best method")
     search = new_search_id()
     store = store or RunStore()
     return [create_run(replace(base, method=method, search=search, group=None, method_options={"seed": seed}), data,
                        test, store, sample_seed=seed, val=val) for method in methods]
 
 
+def split_to_pick_on(base: RunConfig, data: LabeledData, test: LabeledData | None, val: LabeledData | None,
+                     seed: int, what: str) -> tuple[RunConfig, Split]:
+    """The split ``base`` describes, with validation rows to pick on: small data keeps every row for training, so
+    then the minimum that can tell runs apart is held out (the result's caution says how few they are). ``base``
+    comes back with that validation size; ``what`` names the picker in the error when no rows can be held out."""
+    split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
+                       per_class=base.per_class, sample_seed=seed, val=val)
+    if not len(split.val) and val is None and 0 < base.val_size < 1:
+        base = replace(base, val_size=float(MIN_VAL_ROWS))
+        split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
+                           per_class=base.per_class, sample_seed=seed, val=val)
+    if not len(split.val):
+        raise DatasetError(f"{what} picks on the validation rows, and this split has none; give the validation "
+                           "hold-out some rows (a validation size of at least 30 rows, or a validation file).")
+    return base, split
+
+
 def search_groups(store: RunStore | None = None) -> dict[str, list[Run]]:
     """{search id: its runs in the order they run}, newest search first."""
-    found: dict[str, list[tuple[float, Run]]] = {}
-    for run in (store or RunStore()).runs():
-        try:
-            config = run.config()
-        except RunError:
-            continue
-        if config.get("search"):
-            found.setdefault(config["search"], []).append((config.get("created", 0.0), run))
-    ordered = sorted(found.items(), key=lambda item: -max(created for created, _ in item[1]))
-    return {search: [run for _, run in sorted(members, key=lambda cr: (cr[0], cr[1].id))]
-            for search, members in ordered}
+    return runs_grouped_by("search", store)
 
 
 @dataclass

@@ -26,16 +26,16 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from ..data import LabeledData, make_split
-from ..data.labeled import MIN_VAL_ROWS, rows_taken
+from ..data import LabeledData
+from ..data.labeled import rows_taken
 from ..engine.models import resolve_model
 from ..errors import ConfigError, DatasetError, RunError, TLCoreError, quoted
 from ..methods import check_supported, get_method
 from ..methods.base import MethodConfig, TrainingConfig
 from ..runs.create import create_run
 from ..runs.intervals import run_intervals
-from ..runs.store import LIVE_STATES, Run, RunConfig, RunStore
-from .best_method import FEW_VALIDATION_ROWS
+from ..runs.store import LIVE_STATES, Run, RunConfig, RunStore, runs_grouped_by
+from .best_method import FEW_VALIDATION_ROWS, split_to_pick_on
 from .formatting import percent
 from .paired import PairedComparison, compare_pair
 
@@ -217,17 +217,7 @@ def create_sweep(base: RunConfig, data: LabeledData, grid: Grid, test: LabeledDa
     spec = resolve_model(base.model)
     check_supported(entry, spec)
     grid = check_grid(grid, base.method, spec.kind, base.method_options)
-    split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
-                       per_class=base.per_class, sample_seed=seed, val=val)
-    if not len(split.val) and val is None and 0 < base.val_size < 1:
-        # Small data keeps every row for training, but a sweep needs rows to pick on: hold out the minimum that
-        # can tell configurations apart (the result's caution says how few they are), as a best-method search does.
-        base = replace(base, val_size=float(MIN_VAL_ROWS))
-        split = make_split(data, test, test_size=base.test_size, val_size=base.val_size, split_seed=base.split_seed,
-                           per_class=base.per_class, sample_seed=seed, val=val)
-    if not len(split.val):
-        raise DatasetError("a sweep picks on the validation rows, and this split has none; give the validation "
-                           "hold-out some rows (a validation size of at least 30 rows, or a validation file).")
+    base, split = split_to_pick_on(base, data, test, val, seed, "a sweep")
     options = [{**base.method_options, **configuration} for configuration in configurations(grid)]
     for chosen in options:
         try:
@@ -242,16 +232,7 @@ def create_sweep(base: RunConfig, data: LabeledData, grid: Grid, test: LabeledDa
 
 def sweep_groups(store: RunStore | None = None) -> dict[str, list[Run]]:
     """{sweep id: its runs in the order they run}, newest sweep first."""
-    found: dict[str, list[tuple[float, Run]]] = {}
-    for run in (store or RunStore()).runs():
-        try:
-            config = run.config()
-        except RunError:
-            continue
-        if config.get("sweep"):
-            found.setdefault(config["sweep"], []).append((config.get("created", 0.0), run))
-    ordered = sorted(found.items(), key=lambda item: -max(created for created, _ in item[1]))
-    return {sweep: [run for _, run in sorted(members, key=lambda cr: (cr[0], cr[1].id))] for sweep, members in ordered}
+    return runs_grouped_by("sweep", store)
 
 
 # -- the result ------------------------------------------------------------------------------------------------

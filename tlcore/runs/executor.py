@@ -43,6 +43,8 @@ def start_runs(runs: Sequence[Run], series: bool = False) -> int:
     Locally a single run gets its own worker process, a ``series`` one process for all (the model loads once).
     On Ray one driver process submits every run as its own task; they run in parallel as the cluster allows.
     Each run's status.json gets that pid, so a run whose process died is reported failed, not queued forever.
+    When nothing can run them (no cluster, no process), each run is marked failed with the reason and that
+    TLCoreError is raised: callers need not record it again.
     """
     if not runs:
         raise RunError("no runs to start.")
@@ -59,7 +61,13 @@ def start_runs(runs: Sequence[Run], series: bool = False) -> int:
             run.update_status(status="failed", finished=time.time(), error=str(exc))
         raise
     log = runs[0].path / "worker.log" if len(runs) == 1 and not series else _series_log(runs)
-    pid = launch_detached(module, [str(run.path) for run in runs], log)
+    try:
+        pid = launch_detached(module, [str(run.path) for run in runs], log)
+    except OSError as exc:  # no process could be started (no memory, no Python): the runs say so, not queued
+        message = f"the worker process could not start: {exc}"
+        for run in runs:
+            run.update_status(status="failed", finished=time.time(), error=message)
+        raise RunError(message) from exc
     for run in runs:
         run.update_status(pid=pid, **extra)
     return pid

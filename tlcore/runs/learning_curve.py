@@ -36,7 +36,7 @@ from .intervals import run_intervals
 from .series import cancel_series as cancel_curve  # noqa: F401
 from .series import execute_series as execute_curve
 from .series import start_series as start_curve  # noqa: F401
-from .store import Run, RunConfig, RunStore
+from .store import Run, RunConfig, RunStore, runs_grouped_by
 
 ALL = "all"
 METRICS = ("accuracy", "macro_f1")
@@ -162,21 +162,9 @@ def references_like(reference: Run, data: LabeledData, model: str, methods: Sequ
 # -- reading ---------------------------------------------------------------------------------------
 def curve_groups(store: RunStore | None = None, test_fingerprint: str | None = None) -> dict[str, list[Run]]:
     """{group id: its runs, oldest first}, newest group first; only groups on ``test_fingerprint`` if given."""
-    store = store or RunStore()
-    groups: dict[str, list[tuple[float, Run]]] = {}
-    for run in store.runs():
-        try:
-            config = run.config()
-        except RunError:
-            continue
-        group = config.get("group")
-        if not group:
-            continue
-        if test_fingerprint and config.get("split", {}).get("test_fingerprint") != test_fingerprint:
-            continue
-        groups.setdefault(group, []).append((config.get("created", 0.0), run))
-    ordered = sorted(groups.items(), key=lambda kv: -max(created for created, _ in kv[1]))
-    return {group: [run for _, run in sorted(members, key=lambda cr: (cr[0], cr[1].id))] for group, members in ordered}
+    on_test = None if not test_fingerprint else (
+        lambda config: config.get("split", {}).get("test_fingerprint") == test_fingerprint)
+    return runs_grouped_by("group", store, keep=on_test)
 
 
 def curve_status(runs: Sequence[Run]) -> dict[str, int]:

@@ -396,6 +396,21 @@ class RunStore:
         shutil.rmtree(run.path)
 
 
+def runs_grouped_by(key: str, store: RunStore | None = None, keep=None) -> dict[str, list[Run]]:
+    """{value of the config's ``key`` (a learning curve's group, a search, a sweep): its runs, oldest first},
+    newest group first; runs without the key, or whose config ``keep`` refuses, are left out."""
+    groups: dict[str, list[tuple[float, Run]]] = {}
+    for run in (store or RunStore()).runs():
+        try:
+            config = run.config()
+        except RunError:
+            continue
+        if config.get(key) and (keep is None or keep(config)):
+            groups.setdefault(config[key], []).append((config.get("created", 0.0), run))
+    ordered = sorted(groups.items(), key=lambda item: -max(created for created, _ in item[1]))
+    return {name: [run for _, run in sorted(members, key=lambda cr: (cr[0], cr[1].id))] for name, members in ordered}
+
+
 def as_run(run: Run | str | Path, runs_dir: str | Path | None = None) -> Run:
     """A Run from a Run, a run id (looked up in ``runs_dir``) or a run folder path."""
     if isinstance(run, Run):
