@@ -21,6 +21,7 @@ from tlui.state import (
     USE_PAGE,
     init_state,
 )
+from tlui.warm import keep_workers_warm
 
 SECTIONS = {  # sidebar section: its pages as (script, title, icon)
     "": [(HOME_PAGE, "Home", ":material/home:")],
@@ -38,6 +39,7 @@ st.set_page_config(page_title="TransferLab" if page.title == "Home" else f"{page
                    page_icon=":material/science:", layout="wide")
 password_gate()  # a no-op unless a password or single sign-on is configured (serving the app to a team)
 init_state()
+keep_workers_warm()  # runs then start without importing torch or loading the model (tlui/warm.py)
 with st.sidebar:
     st.markdown("### :material/science: TransferLab")
     for section, entries in pages.items():

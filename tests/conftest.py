@@ -21,6 +21,9 @@ import pytest
 # The tests run where nothing outside can be reached, as CI does: no library may even try the Hugging Face Hub.
 # (Importing tlcore sets nothing; its CLI and workers set this for themselves.)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The app's warm worker server (tlcore.runs.warm_server) would start a torch process per page test: off, except in
+# the tests of the server itself (tests/runs/test_warm_server.py).
+os.environ.setdefault("TLCORE_WARM_WORKER", "0")
 
 import tlcore  # noqa: E402
 

@@ -20,6 +20,7 @@ from .adapt_view import adapt_section
 from .best_view import search_live, start_search
 from .fmt import fmt_count, fmt_estimate, fmt_params, model_tag, run_label, run_time
 from .model_picker import choose_model
+from .warm import preload
 from .options import is_long_option, option_input
 from .run_view import progress_info, run_charts, show_metrics, status_badge
 from .state import (
@@ -353,6 +354,8 @@ def setup(blocking: bool) -> None:
     left, right = st.columns(2)
     with left:
         spec, available = choose_model()
+        if available:
+            preload(spec.name)
     with right:
         entry = choose_method(spec)
     adapt_section(spec, frame, text_column, name)  # tlui/adapt_view.py

@@ -36,6 +36,7 @@ from .metrics import classification_metrics, row_normalized
 from .planning import MethodPlan, plan_method
 from .series import cancel_series, execute_series, start_series
 from .store import FINAL_STATES, LIVE_STATES, Run, RunConfig, RunStore, RunSummary, model_tag, run_clock
+from .warm_server import keep_warm, preload_model
 from .worker import execute
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     # a run: create it, start it in a worker process (or execute it here), find it again
     "FINAL_STATES", "LIVE_STATES", "Run", "RunConfig", "RunStore", "RunSummary", "create_run", "execute",
     "method_options", "model_tag", "run_clock", "start_worker",
+    # the app's warm worker server: runs start without importing torch or loading the model again
+    "keep_warm", "preload_model",
     # before a run: its planned parameters, FLOPs, memory and time; after it: its metrics
     "MethodPlan", "classification_metrics", "plan_method", "row_normalized",
     # a series of runs in one worker process (learning curves, "find the best method")

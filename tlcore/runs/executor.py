@@ -62,7 +62,7 @@ def start_runs(runs: Sequence[Run], series: bool = False) -> int:
         raise
     log = runs[0].path / "worker.log" if len(runs) == 1 and not series else _series_log(runs)
     try:
-        pid = launch_detached(module, [str(run.path) for run in runs], log)
+        pid = launch_detached(module, [str(run.path) for run in runs], log, runs_dir=runs[0].path.parent)
     except OSError as exc:  # no process could be started (no memory, no Python): the runs say so, not queued
         message = f"the worker process could not start: {exc}"
         for run in runs:

@@ -24,12 +24,21 @@ def detached_options(windows: bool = os.name == "nt") -> dict:
     return {"creationflags": flags}
 
 
-def launch_detached(module: str, args: Sequence[str], log: Path) -> int:
-    """``python -m module args...`` detached from the caller, its output appended to ``log``; returns its pid."""
+def launch_detached(module: str, args: Sequence[str], log: Path, runs_dir: Path | None = None) -> int:
+    """``python -m module args...`` detached from the caller, its output appended to ``log``; returns its pid.
+
+    With ``runs_dir``, a warm child of that folder's worker server (tlcore.runs.warm_server) is used when one
+    answers: it has imported everything and loaded the models already. Otherwise, a fresh process."""
+    env = {**OFFLINE_ENV, **os.environ}
+    if runs_dir is not None:
+        from . import warm_server
+
+        pid = warm_server.launch(runs_dir, module, args, log, env)
+        if pid:
+            return pid
     with open(log, "ab") as handle:
         process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env={**OFFLINE_ENV, **os.environ},
-                                   **detached_options())
+                                   stdin=subprocess.DEVNULL, env=env, **detached_options())
     # Reap the child when it exits so it never lingers as a zombie of the app process.
     threading.Thread(target=process.wait, daemon=True).start()
     return process.pid
