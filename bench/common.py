@@ -62,18 +62,29 @@ def machine() -> dict:
     return info
 
 
-def matmul_peak(seconds: float = 0.6, size: int = 1024) -> float:
-    """fp32 ``size x size`` matrix-multiply speed in this process, GFLOP/s: the best of ``seconds`` of tries."""
+def matmul_peak(seconds: float = 0.6, size: int = 1024, dtype: str = "fp32") -> float:
+    """``size x size`` matrix-multiply speed in this process (fp32 or bf16), GFLOP/s: the best of ``seconds`` of
+    tries."""
+    a, b = random_matrix(size, size, dtype), random_matrix(size, size, dtype)
+    return 2 * size**3 / best_seconds(lambda: a @ b, seconds) / 1e9
+
+
+def random_matrix(rows: int, cols: int, dtype: str = "fp32"):
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up: thread pool and kernel selection
+    return torch.randn(rows, cols).to({"fp32": torch.float32, "bf16": torch.bfloat16}[dtype])
+
+
+def best_seconds(work, seconds: float) -> float:
+    """The fastest of repeated calls of ``work`` during ``seconds``: the best is the least disturbed by other
+    processes on a shared machine."""
+    work()  # warm-up: thread pool and kernel selection
     best, deadline = float("inf"), time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        a @ b
+        work()
         best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    return best
 
 
 def peak_rss_mb() -> float:
@@ -135,9 +146,10 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> 
     return "\n".join(lines)
 
 
-def target(name: str, met: bool | None, measured: str, note: str = "") -> dict:
-    """One target line: met is None when the benchmark could not measure it."""
-    return {"target": name, "met": met, "measured": measured, "note": note}
+def target(name: str, met: bool | None, measured: str, note: str = "", headline: bool = False) -> dict:
+    """One target line: met is None when the benchmark could not measure it. ``headline``: one of the speed
+    targets of issue 22, which run_all.py prints first."""
+    return {"target": name, "met": met, "measured": measured, "note": note, "headline": headline}
 
 
 def say(message: str) -> None:

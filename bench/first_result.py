@@ -99,6 +99,49 @@ def cell(spec: dict) -> dict:
     return {"python_start_s": python_start, **{f"{k}_s": v for k, v in stages.items()}, "texts": len(texts)}
 
 
+def app_session(train: Path, test: Path, runs: Path) -> dict:
+    """Runs as the app starts them (tlcore.start_worker), with the warm worker server the app starts when it opens
+    (tlcore.runs.warm_server, minilm preloaded): the server's start-up, then the time from the click (create the
+    run, start it) until its metrics are written, for a first zero-shot run, a second one, and a few-shot run on
+    the same rows (what an analyst runs next)."""
+    import pandas as pd
+
+    import tlcore
+    from tlcore.runs import warm_server
+
+    if not warm_server.enabled():
+        return {"skipped": "the warm worker server is off here (TLCORE_WARM_WORKER=0, or not POSIX)"}
+    runs.mkdir(parents=True)
+    started = time.perf_counter()
+    warm_server.keep_warm(runs, preload=["minilm"])
+    while "minilm" not in ((warm_server._request(runs, {"op": "ping"}, 2.0) or {}).get("preloaded") or []):
+        if time.perf_counter() - started > 180:
+            raise common.BenchError("the warm worker server did not start")
+        time.sleep(0.05)
+    server_ready = time.perf_counter() - started
+    data = tlcore.to_labeled(pd.read_csv(train), "text", "label")
+    test_data = tlcore.to_labeled(pd.read_csv(test), "text", "label")
+    store = tlcore.RunStore(runs)
+    timings = {}
+    try:
+        for name, method in (("first", "zero-shot"), ("second", "zero-shot"), ("few_shot", "few-shot")):
+            started = time.perf_counter()
+            run = tlcore.create_run(tlcore.RunConfig(model="minilm", method=method), data, test_data, store=store)
+            tlcore.start_worker(run)
+            while run.status().get("status") not in tlcore.runs.FINAL_STATES:
+                time.sleep(0.02)
+            seconds = time.perf_counter() - started
+            if run.status()["status"] != "succeeded":
+                raise common.BenchError(f"{method} run {run.status()['status']}: {run.status().get('error')}")
+            metrics = run.metrics()
+            warm = "started warm" in (run.path / "worker.log").read_text()
+            timings[name] = {"s": seconds, "method": method, "warm": warm, "accuracy": metrics["accuracy"],
+                             "precision": metrics.get("precision"), "predict_s": metrics["predict_seconds"]}
+    finally:
+        warm_server.stop(runs)
+    return {"server_ready_s": server_ready, **timings}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -171,16 +214,31 @@ def run(quick: bool = False) -> dict:
         common.say("first result: the same, broken down in one process")
         stages = common.run_cell("first_result", {"kind": "stages", "train": str(train), "test": str(test),
                                                   "runs": str(folder / "runs-stages"), "spawned_at": time.time()})
+        common.say("first result: runs started as the app starts them, with its warm worker server")
+        session = app_session(train, test, folder / "runs-session")
         common.say("first result: the home page")
         home = common.run_cell("first_result", {"kind": "home"})
         browser = home_page_in_browser(folder / "runs-app")
     row = {"rows": n_test, "first_run_s": cold_s, "cli_s": warm_s, "accuracy": metrics["accuracy"],
            "cli_predict_seconds": metrics["predict_seconds"], "cli_peak_rss_mb": metrics.get("peak_rss_mb"),
-           "stages": stages, "home": home, "browser": browser}
+           "stages": stages, "home": home, "browser": browser, "app_session": session}
     stage_sum = sum(stages[k] for k in ("python_start_s", "import_s", "load_s", "encode_s", "predict_s"))
     torch_on_home = home["imported_after"]["torch"]
     targets = [common.target("tlcore run zero-shot minilm, 1,000 rows, start to JSON: < 8 s", warm_s < 8,
                              f"{warm_s:.1f} s (first run {cold_s:.1f} s)")]
+    if "skipped" in session:
+        targets.append(common.target("app: first zero-shot result on 1,000 rows < 5 s, second < 3 s", None,
+                                     "not measured: " + session["skipped"]))
+    else:
+        first, second, few = session["first"], session["second"], session["few_shot"]
+        targets.append(common.target(
+            "app: first zero-shot result on 1,000 rows < 5 s (click to metrics, models cached)", first["s"] < 5,
+            f"{first['s']:.2f} s ({first['precision']}; warm worker: {'yes' if first['warm'] else 'no'})",
+            f"the app's worker server was ready {session['server_ready_s']:.1f} s after the app opened",
+            headline=True))
+        targets.append(common.target(
+            "app: the second run in the same session < 3 s", second["s"] < 3,
+            f"zero-shot again {second['s']:.2f} s; few-shot on the same rows {few['s']:.2f} s", headline=True))
     load = browser.get("first_load_s")
     met = None if load is None else (load < 3 and not torch_on_home)
     targets.append(common.target(
@@ -197,7 +255,13 @@ def run(quick: bool = False) -> dict:
          "s": stages["predict_s"]},
         {"what": "sum of the stages (one process)", "s": stage_sum},
         {"what": "`tlcore run ... --json`, start to JSON", "s": warm_s},
-        {"what": "the same, first time (cold disk cache)", "s": cold_s}],
+        {"what": "the same, first time (cold disk cache)", "s": cold_s},
+        *([] if "skipped" in session else [
+            {"what": "app: warm worker server ready (imports + minilm loaded), from the app opening",
+             "s": session["server_ready_s"]},
+            {"what": "app: first zero-shot run, click to metrics", "s": session["first"]["s"]},
+            {"what": "app: second zero-shot run (new run, same rows)", "s": session["second"]["s"]},
+            {"what": "app: then few-shot on the same rows", "s": session["few_shot"]["s"]}])],
         [("what", "zero-shot minilm, 1,000 rows"), ("s", "seconds")])
     table += "\n\n" + common.markdown_table([
         {"what": "home page script run (AppTest)", "s": home["script_run_s"],

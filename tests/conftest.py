@@ -24,6 +24,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The app's warm worker server (tlcore.runs.warm_server) would start a torch process per page test: off, except in
 # the tests of the server itself (tests/runs/test_warm_server.py).
 os.environ.setdefault("TLCORE_WARM_WORKER", "0")
+# Vectors kept on disk between runs (tlcore.engine.embedding_store) would let one test's encoding answer another's:
+# off, except in the store's own tests (tests/engine/test_embedding_store.py).
+os.environ.setdefault("TLCORE_EMBEDDING_CACHE", "0")
 
 import tlcore  # noqa: E402
 

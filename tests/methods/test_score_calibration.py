@@ -69,8 +69,8 @@ def test_a_zero_shot_run_saved_before_offsets_and_refinement_reloads_with_its_ow
     import tlcore
     from tlcore.use.predict import load_method
 
-    config = tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8, test_size=20,
-                              method_options={"calibration": "prior", "refine_rounds": 0})
+    config = tlcore.RunConfig(model="minilm", method="zero-shot", per_class=8, test_size=20, precision="fp32",
+                              method_options={"calibration": "prior", "refine_rounds": 0})  # fp32: as predict_proba
     run = tlcore.create_run(config, sms, store=tlcore.RunStore(tmp_path / "runs"))
     tlcore.execute(run)
     state_file = run.path / "artifacts" / "method_state.json"

@@ -195,7 +195,9 @@ def test_a_decoder_is_refused_with_the_reason(tiny_split):
 
 def test_export_loads_with_sentence_transformers_or_transformers_alone_and_imports_back(sms, tmp_path, fresh_python):
     store = tlcore.RunStore(tmp_path / "runs")
-    config = tlcore.RunConfig(model="minilm", method="setfit", per_class=8, test_size=20, method_options=FAST)
+    # fp32, as the export's snippets compute: the point is that they reproduce the run's probabilities exactly
+    config = tlcore.RunConfig(model="minilm", method="setfit", per_class=8, test_size=20, method_options=FAST,
+                              precision="fp32")
     run = tlcore.create_run(config, sms, store=store)
     tlcore.execute(run)
     folder = tlcore.export_run(run, tmp_path / "setfit-export")

@@ -24,7 +24,10 @@ def store(tmp_path_factory) -> tlcore.RunStore:
 
 
 def finished_run(store, data, method: str, **options) -> tlcore.Run:
-    config = tlcore.RunConfig(model="minilm", method=method, per_class=8, test_size=20, method_options=options)
+    """A run in fp32, as the exports' snippets compute (where "auto" picks bf16 their probabilities would differ from
+    the run's in the third decimal): the tests check that the snippets reproduce the run exactly."""
+    config = tlcore.RunConfig(model="minilm", method=method, per_class=8, test_size=20, method_options=options,
+                              precision="fp32")
     run = tlcore.create_run(config, data, store=store)
     tlcore.execute(run)
     return run
@@ -215,7 +218,7 @@ def test_export_refuses_unfinished_and_incomplete_runs(store, sms, zero_shot_run
 def test_decoder_channel_export_predicts_like_the_run_without_tlcore(sms, tmp_path, fresh_python):
     store = tlcore.RunStore(tmp_path / "runs")
     config = tlcore.RunConfig(model="smollm2-135m", method="zero-shot", per_class=4, test_size=6,
-                              method_options={"max_length": 48})
+                              method_options={"max_length": 48}, precision="fp32")  # as the snippet computes
     run = tlcore.create_run(config, sms, store=store)
     tlcore.execute(run)
     folder = tlcore.export_run(run, tmp_path / "channel-export")

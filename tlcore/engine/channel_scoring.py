@@ -39,6 +39,7 @@ class ChannelScorer(DecoderScorer):
         super().__init__(folder, labels, device, demonstrations, max_text_tokens, label_texts)
         self.prompt = prompt
         self._prompts: list | None = None  # per label: (cache, log-probabilities of the first text token, length)
+        self._prompts_precision = ""  # the autocast state they were computed in (their keys are bf16 under bf16)
         # Where every text starts: after a label's prompt (the label does not change how the text is tokenized).
         self._answer_context = self._render([], self._request(self.label_texts[0]))
         self._answer_context_ids = self.tokenizer(self._answer_context, add_special_tokens=False)["input_ids"]
@@ -65,9 +66,12 @@ class ChannelScorer(DecoderScorer):
         return self._render(shots, self._request(self.label_texts[self.labels.index(label)]))
 
     def _label_prompts(self):
+        from .precision import autocast_tag
+
         torch = self.torch
-        if self._prompts is None:
-            self._prompts = []
+        precision = autocast_tag(self.device)
+        if self._prompts is None or precision != self._prompts_precision:  # one precision per forward pass
+            self._prompts, self._prompts_precision = [], precision
             for label in self.labels:
                 ids = self.tokenizer(self.render_prompt(label), add_special_tokens=False)["input_ids"]
                 with torch.inference_mode():

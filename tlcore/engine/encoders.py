@@ -5,8 +5,10 @@ prompt, max length, lower-casing; the vectors equal ``SentenceTransformer(folder
 normalize_embeddings=...)``. A plain transformers folder is mean-pooled and L2-normalised (how all-MiniLM-L6-v2
 was trained to be used, so cosine similarity of these vectors is meaningful).
 
-Vectors are kept in a small in-process cache keyed by (model, device, max length, recipe, text): zero-shot,
-few-shot and a comparison of methods on the same test rows encode each text once per process.
+Encoding follows the caller's precision: inside a run's ``compute_in`` (bf16 autocast where it measured faster and
+agreeing, tlcore.engine.precision) it runs in bf16, elsewhere in fp32. Vectors are kept in a small in-process cache
+keyed by (model, device, max length, recipe, autocast state, text): zero-shot, few-shot and a comparison of methods on
+the same test rows encode each text once per process and precision, and an entry never mixes precisions.
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ModelError
+from . import embedding_store
 from .sentence_config import SentenceConfig, read_sentence_config
 
 # ~4,000 texts of a 384-wide encoder per MB; 50,000 vectors stay under ~120 MB even for 576-wide models.
 CACHE_SIZE = 50_000
-_cache: OrderedDict[tuple[str, str, int, str, str], np.ndarray] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, int, str, str, str], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()  # the app may embed from several script threads
 _delegate_lock = threading.Lock()  # a SentenceTransformer's max_seq_length is set per call: one call at a time
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -66,25 +69,39 @@ def clear_cache() -> None:
 def embed(texts: Sequence[str], folder: str, device: str = "cpu", batch_size: int = 64,
           max_length: int = 256, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Embed texts as the folder's recipe says (unit vectors unless it says otherwise), shape (n, dim); texts
-    seen before in this process are not re-encoded. ``max_length`` caps the folder's own cut, never raises it."""
+    seen before in this process, or by an earlier run on this machine (tlcore.engine.embedding_store), are not
+    re-encoded. ``max_length`` caps the folder's own cut, never raises it."""
+    from .precision import autocast_tag
+
     recipe = read_sentence_config(folder)
     length = recipe.length(max_length)
+    tag = autocast_tag(device)  # "" in fp32, "bf16" inside a bf16 run: vectors of one precision per entry
     unique = list(dict.fromkeys(texts))
     vectors: dict[str, np.ndarray] = {}
     with _cache_lock:
         for text in unique:
-            key = (folder, device, length, recipe.key, text)
+            key = (folder, device, length, recipe.key, tag, text)
             if key in _cache:
                 _cache.move_to_end(key)
                 vectors[text] = _cache[key]
     new = [text for text in unique if text not in vectors]
+    stored_in = None
+    if new and embedding_store.enabled():  # encoded by an earlier run (another process) of this model and precision
+        stored_in = embedding_store.store_folder(folder, recipe.key, length, tag, device)
+        found = embedding_store.lookup(stored_in, new)
+        with _cache_lock:
+            for text, vector in found.items():
+                vectors[text] = _cache[(folder, device, length, recipe.key, tag, text)] = vector
+        new = [text for text in new if text not in found]
     if new:
         encoded = _encode(new, folder, recipe, device, batch_size, length, progress)
         with _cache_lock:
             for text, vector in zip(new, encoded):
-                vectors[text] = _cache[(folder, device, length, recipe.key, text)] = vector.copy()
+                vectors[text] = _cache[(folder, device, length, recipe.key, tag, text)] = vector.copy()
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
+        if stored_in is not None:
+            embedding_store.save(stored_in, new, encoded)
     elif progress:
         progress(len(texts), len(texts))
     if not texts:
@@ -94,6 +111,12 @@ def embed(texts: Sequence[str], folder: str, device: str = "cpu", batch_size: in
 
 def _model_folder(folder: str, recipe: SentenceConfig) -> str:
     return str(Path(folder) / recipe.transformer_path) if recipe.transformer_path else folder
+
+
+def transformer_folder(folder: str) -> str:
+    """The folder ``load_encoder`` loads for ``folder`` (its transformer module's, for a sentence-transformers folder
+    that keeps it in a subfolder): the same string, so a caller that loads it shares the cached model."""
+    return _model_folder(folder, read_sentence_config(folder))
 
 
 def _dimension(folder: str, recipe: SentenceConfig, device: str) -> int:
@@ -117,11 +140,10 @@ def encode_texts(model, tokenizer, texts: Sequence[str], recipe: SentenceConfig,
                  max_length: int, progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Run an encoder as ``recipe`` says: prompt, tokenize once, batches of similar token length (they pad
-    little), pool, normalise. SetFit calls it on its fine-tuned body."""
+    little), pool, normalise. SetFit calls it on its fine-tuned body. In the caller's precision (autocast state)."""
     import torch
 
     from .batching import collate, tokenize
-    from .precision import full_precision
     from .runtime import free_cores
 
     prepared = [recipe.prompt + text for text in texts]
@@ -132,7 +154,7 @@ def encode_texts(model, tokenizer, texts: Sequence[str], recipe: SentenceConfig,
                      if recipe.prompt and not recipe.include_prompt else None)
     order = sorted(range(len(texts)), key=lambda i: len(rows[i]["input_ids"]))
     out = np.zeros((len(texts), model.config.hidden_size * len(recipe.modes)), dtype=np.float32)
-    with torch.inference_mode(), free_cores(), full_precision(device):
+    with torch.inference_mode(), free_cores():
         for start in range(0, len(order), batch_size):
             if should_stop and should_stop():
                 raise InterruptedError("encoding cancelled")
@@ -202,16 +224,16 @@ def _prompt_length(tokenizer, recipe: SentenceConfig, max_length: int) -> int:
 def _encode_with_sentence_transformers(texts: Sequence[str], folder: str, recipe: SentenceConfig, device: str,
                                        batch_size: int, max_length: int,
                                        progress: Callable[[int, int], None] | None) -> np.ndarray:
-    """Modules we do not reproduce: sentence-transformers encodes, in length-sorted chunks for progress."""
+    """Modules we do not reproduce: sentence-transformers encodes, in length-sorted chunks for progress (in the
+    caller's precision, as ``encode_texts``)."""
     import torch
 
-    from .precision import full_precision
     from .runtime import free_cores
 
     model = load_sentence_transformer(folder, device)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), _dimension(folder, recipe, device)), dtype=np.float32)
-    with _delegate_lock, torch.inference_mode(), free_cores(), full_precision(device):
+    with _delegate_lock, torch.inference_mode(), free_cores():
         own = model.max_seq_length
         model.max_seq_length = min(max_length, own) if own else max_length
         try:

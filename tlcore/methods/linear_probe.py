@@ -1,9 +1,9 @@
 """Linear probe: frozen sentence features from the model, and a logistic-regression head on top.
 
 Features are the model's sentence vectors (tlcore.engine.encoders): pooled as the folder's
-sentence-transformers configuration says, else mean-pooled (encoders and decoders alike). They are cached on disk per
-model, recipe and text, so probing the same data again (other seeds, other sizes) costs no model time. The
-cache is capped (FEATURE_CACHE_BYTES over all models): the least recently used texts go first.
+sentence-transformers configuration says, else mean-pooled (encoders and decoders alike), in the run's precision. They
+are cached on disk per model, recipe, precision and text, so probing the same data again (other seeds, other sizes)
+costs no model time. The cache is capped (FEATURE_CACHE_BYTES over all models): the least recently used texts go first.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..data import LabeledData
 from ..engine.callbacks import Callback
 from ..engine.encoders import embed
 from ..engine.models import cache_dir
+from ..engine.precision import autocast_tag
 from ..engine.sentence_config import read_sentence_config
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 from .export_snippets import LINEAR_HEAD_BODY, encoder_snippet
@@ -47,7 +48,7 @@ def _weights_stamp(folder: Path) -> str:
 
 
 class FeatureCache:
-    """Embeddings on disk, one .npy per (model folder, max length, embedding recipe, text)."""
+    """Embeddings on disk, one .npy per (model folder, max length, embedding recipe, precision, text)."""
 
     def __init__(self, folder: Path, max_length: int) -> None:
         self.recipe = read_sentence_config(folder)
@@ -55,15 +56,21 @@ class FeatureCache:
         # mean-pooling recipe adds nothing: its key is "").
         tag = f"{Path(folder).resolve()}|{self.recipe.length(max_length)}{_weights_stamp(Path(folder))}"
         key = hashlib.sha256((tag + (f"|{self.recipe.key}" if self.recipe.key else "")).encode()).hexdigest()[:16]
-        self.root = cache_dir() / "features" / key
+        self.root = cache_dir() / "features" / key  # fp32 vectors; another precision's sit beside (``folder_for``)
         self.folder, self.max_length = folder, max_length
+
+    def folder_for(self, device: str) -> Path:
+        """Where the vectors computed in the caller's precision (autocast state on ``device``) are kept."""
+        tag = autocast_tag(device)
+        return self.root.with_name(f"{self.root.name}-{tag}") if tag else self.root
 
     def get(self, texts: Sequence[str], device: str, callback: Callback | None) -> np.ndarray:
         keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        root = self.folder_for(device)
         features: list[np.ndarray | None] = [None] * len(texts)
         missing = []
         for i, key in enumerate(keys):
-            path = self.root / f"{key}.npy"
+            path = root / f"{key}.npy"
             try:
                 features[i] = np.load(path)
                 os.utime(path)  # the modification time records the last use, for least-recently-used eviction
@@ -73,14 +80,14 @@ class FeatureCache:
             progress = (lambda d, t: callback.on_progress("encoding", d, t)) if callback else None
             vectors = embed([texts[i] for i in missing], str(self.folder), device, max_length=self.max_length,
                             progress=progress)
-            self.root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
             written = 0
             for i, vector in zip(missing, vectors):
-                path = self.root / f"{keys[i]}.npy"
+                path = root / f"{keys[i]}.npy"
                 np.save(path, vector)
                 written += path.stat().st_size
                 features[i] = vector
-            cache = self.root.parent
+            cache = root.parent
             known = _known_bytes.get(cache)
             if known is None or known + written > FEATURE_CACHE_BYTES:
                 prune_feature_cache(cache, FEATURE_CACHE_BYTES, keep={f"{k}.npy" for k in keys})

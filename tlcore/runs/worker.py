@@ -108,16 +108,21 @@ def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = N
         split = run.split()
         device = choose_device(device or config.get("device", "auto"))
         folder = model_folder(spec, progress=echo)
-        precision = choose_precision(device, config.get("precision", "auto"), spec.params or parameters_on_disk(folder))
         _check_memory(folder, config, len(split.labels), method_config, device)
+        # "auto" on a CPU measures bf16 on this model (once per machine and model, then read from disk)
+        precision = choose_precision(device, config.get("precision", "auto"), spec.params or parameters_on_disk(folder),
+                                     folder=folder, kind=spec.kind, name=spec.name)
         method = entry.method_cls(method_config, spec, folder, split.labels, device)
 
         run.update_status(stage="training" if entry.method_cls.trains else "preparing")
         fit_started = time.perf_counter()
+        fit_precision = precision  # predictions (and a reload's) use ``precision``, which metrics.json records
         if precision.mixed and not entry.method_cls.mixed_precision_fit:
-            precision = Precision("fp32", f"fp32: {entry.name} trains through a library that does not take "
-                                          f"TransferLab's mixed precision ({precision.name} was asked for)")
-        with compute_in(precision, device):  # weights stay fp32; matrix products in the run's precision
+            fit_precision = Precision("fp32", "fp32")
+            precision = Precision(precision.name, f"{precision.reason}; {entry.name} trains in fp32 (through a "
+                                                  "library that does not take TransferLab's mixed precision) and "
+                                                  f"predicts in {precision.name}")
+        with compute_in(fit_precision, device):  # weights stay fp32; matrix products in the run's precision
             method.fit(split.train, split.val, callback)
         train_seconds = time.perf_counter() - fit_started
         training = getattr(method, "training", None)
@@ -210,7 +215,13 @@ def _check_memory(folder: Path, config: dict, n_labels: int, method_config, devi
         return
     from .planning import parameter_counts
 
-    trainable, total = parameter_counts(folder, config["method"], n_labels, method_config)
+    on_disk = parameters_on_disk(folder)
+    if on_disk and not get_method(config["method"]).method_cls.trains:
+        # Nothing trains: the weights are the floor. Read from the safetensors headers, not a model built on the
+        # meta device, which costs a zero-shot run a second of imports before its first text.
+        trainable, total = 0, on_disk
+    else:
+        trainable, total = parameter_counts(folder, config["method"], n_labels, method_config)
     estimate = estimate_memory(total, trainable, runtime_loaded=True)
     if not estimate.fits:
         raise ResourceError(estimate.message(f"{config['method']} on {config['model']}"))

@@ -269,6 +269,9 @@ def model_card(run: Run, config: dict, metrics: dict, kind: str) -> str:
     if metrics.get("trainable_params"):
         lines.append(f"| Trainable parameters | {metrics['trainable_params']:,} of "
                      f"{metrics.get('total_params', 0):,} |")
+    if metrics.get("precision") not in (None, "fp32"):  # the run's arithmetic; an export's snippets use fp32
+        lines.append(f"| Precision | the run computed in {metrics['precision']} mixed precision; the snippets below "
+                     "compute in fp32, so their probabilities can differ from the run's in the third decimal |")
     versions = config.get("versions") or {}
     if versions:
         lines.append("| Trained with | " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + " |")

@@ -1,7 +1,8 @@
 """Use a finished run: rebuild its method from the run folder and label new texts in batch.
 
 - ``load_method(run)`` rebuilds the run's method (model, method, options, labels from config.json)
-  and restores ``artifacts/``.
+  and restores ``artifacts/``; it predicts in the precision the run recorded (metrics.json), so a reload's
+  probabilities are the run's own (predictions.csv), whatever "auto" would choose today.
 - ``predict_frame(run, frame)`` adds ``predicted``, ``confidence`` and one ``p_<label>`` column per
   class to a table. Rows without text are kept, with empty prediction cells, and counted in the
   report: nothing is dropped silently.
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import read_table
+from ..engine.precision import Precision, compute_in, recorded_precision
 from ..engine.runtime import torch_threads
 from ..errors import DatasetError, RunError
 from ..runs.store import Run
@@ -31,6 +33,8 @@ from .csv_safe import write_csv
 
 # Column names that are taken to be the text when the run's own text column is not in the file.
 _TEXT_NAMES = ("text", "sentence", "review", "content", "message", "body", "comment", "description")
+# A method without a recorded precision computes in its caller's: fp32 adds no autocast of its own.
+_AS_CALLER = Precision("fp32", "no recorded precision: the caller's")
 
 
 
@@ -123,8 +127,12 @@ def load_method(run: Run, device: str = "auto"):
     check_supported(entry, spec)
     method_config = entry.config_cls.from_dict(config.get("method_options", {}))
     method = entry.method_cls(method_config, spec, model_folder(spec), config["labels"], choose_device(device))
+    # bf16 when the run predicted in bf16 (a CPU that measured it faster, tlcore.engine.precision): predict_texts
+    # computes in it; a method built elsewhere (the worker's own) has none and computes in the caller's precision.
+    method.inference_precision = recorded_precision(run.metrics(), method.device)
     try:
-        method.load(run.path / "artifacts")
+        with compute_in(method.inference_precision, method.device):  # whatever load recomputes, as the run did
+            method.load(run.path / "artifacts")
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"run {run.id}: its saved model in artifacts/ could not be loaded "
                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -143,8 +151,11 @@ def predict_texts(method, texts: Sequence[str], callback=None, threads: int | No
     ``threads`` caps torch's CPU threads in the calling thread for this call. One short text gains
     nothing from more; and when the cores are busy (a training worker beside the app) torch's threads
     wait on each other: bench/playground_latency.py measured one text 5-35x faster with one thread.
+
+    A method from ``load_method`` computes in the precision its run recorded (``inference_precision``).
     """
-    with torch_threads(threads):
+    precision = getattr(method, "inference_precision", None) or _AS_CALLER
+    with torch_threads(threads), compute_in(precision, getattr(method, "device", "cpu")):
         return np.asarray(copy.copy(method).predict_proba(list(texts), callback), dtype=float)
 
 
