@@ -167,9 +167,10 @@ def compute_settings() -> tuple[str, str]:
                                  + (" No GPU here." if len(devices) == 2 else ""),
                             **remember(TRAIN_W_DEVICE, "auto", devices))
     precision = right.selectbox("Precision", list(PRECISION_CHOICES),
-                                help="auto: fp32, except bf16 (or fp16) mixed precision for models of 1B parameters "
-                                     "or more on a CUDA GPU; on small models 16 bits were slower (bench/README.md, "
-                                     "GPU). bf16 on a CPU is fast only on CPUs with bf16 instructions (AMX).",
+                                help="auto: measured. On a CPU, bf16 mixed precision when this CPU and this model "
+                                     "run faster in bf16 with outputs that agree with fp32 (timed once per machine "
+                                     "and model), else fp32; on a CUDA GPU, bf16 (or fp16) for models of 1B "
+                                     "parameters or more, where 16 bits pay. The run's page says which and why.",
                                 **remember(TRAIN_W_PRECISION, "auto", list(PRECISION_CHOICES)))
     return device, precision
 
