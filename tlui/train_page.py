@@ -20,7 +20,6 @@ from .adapt_view import adapt_section
 from .best_view import search_live, start_search
 from .fmt import fmt_count, fmt_estimate, fmt_params, model_tag, run_label, run_time
 from .model_picker import choose_model
-from .warm import preload
 from .options import is_long_option, option_input
 from .run_view import progress_info, run_charts, show_metrics, status_badge
 from .state import (
@@ -49,6 +48,7 @@ from .state import (
     set_widget,
 )
 from .sweep_view import sweep_section
+from .warm import preload
 
 KEY_OPTIONS = ("shots", "epochs", "lr", "batch_size")  # shown up front; the rest go under "Advanced"
 DEFAULT_PER_CLASS = 32

@@ -17,7 +17,7 @@ import pytest
 
 import tlcore
 from tlcore.compare import checks
-from tlcore.use.predict import load_method
+from tlcore.use.predict import load_method, predict_texts
 
 
 # -- out-of-domain ----------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ def test_trained_on_yelp_reviews_tested_on_imdb(checks_runs, checks_run):
     assert result.n == 80 and result.data_name == "imdb_small.csv" and result.name == "imdb_small"
     assert result.label_mapping == {"Negative": "negative", "Positive": "positive"}  # matched ignoring case
     frame = pd.read_csv(path)
-    proba = load_method(run).predict_proba(frame["text"].tolist())
+    proba = predict_texts(load_method(run), frame["text"].tolist())  # in the run's precision, as the check scores
     expected = np.mean([run.config()["labels"][i] == gold.lower() for i, gold in zip(proba.argmax(1), frame["label"])])
     assert result.out_of_domain["accuracy"] == pytest.approx(expected)
     assert result.in_domain["accuracy"] == run.metrics()["accuracy"]
@@ -157,7 +157,7 @@ def test_probe_counts_flips_only_on_texts_with_a_term(checks_runs, checks_run, p
     method = load_method(checks_run("linear-probe"))  # no batch calibration: each text scores on its own
     labels = checks_run("linear-probe").config()["labels"]
     for flip in probe.flipped:
-        proba = method.predict_proba([flip["text"], flip["swapped"]])
+        proba = predict_texts(method, [flip["text"], flip["swapped"]])
         assert [labels[i] for i in proba.argmax(1)] == [flip["before"], flip["after"]]
         assert proba[1].max() == pytest.approx(flip["confidence_after"], abs=1e-6)
 

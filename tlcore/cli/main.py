@@ -102,7 +102,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=device_name, help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N "
                                                       "or mps")
     p.add_argument("--precision", choices=PRECISION_CHOICES,
-                   help="auto (default: bf16 or fp16 mixed precision on a GPU, fp32 on a CPU), fp32, bf16 or fp16")
+                   help="auto (default: bf16 where this CPU and model measure faster in it and agree with fp32, "
+                        "bf16 or fp16 for large models on a GPU, else fp32; TLCORE_PRECISION=fp32 makes it fp32), "
+                        "fp32, bf16 or fp16")
     p.add_argument("--runs-dir", default=None, help="where run folders go (default ./runs or $TLCORE_RUNS_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -26,7 +26,7 @@ DEFAULT_INSTRUCTION = ("Classify the text into exactly one of these labels: {lab
 
 @functools.lru_cache(maxsize=2)
 def load_causal_lm(folder: str, device: str):
-    """The causal LM in eval mode, its output head in fp32 (``_head_in_fp32``); cached per process and never mutated
+    """The causal LM in eval mode, its output head in fp32 (``keep_head_in_fp32``); cached per process and never mutated
     after this."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -34,11 +34,11 @@ def load_causal_lm(folder: str, device: str):
     from .models import SAFE_LOAD
 
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **SAFE_LOAD).to(device).eval()
-    _head_in_fp32(model)
+    keep_head_in_fp32(model)
     return model
 
 
-def _head_in_fp32(model) -> None:
+def keep_head_in_fp32(model) -> None:
     """Compute the vocabulary logits in fp32 even inside a run's bf16 autocast (the body still runs in bf16).
 
     Scores are sums of token log-probabilities, read off these logits: in bf16 a logit near 20 is rounded to a

@@ -242,13 +242,13 @@ def _load_model(folder: str, kind: str, device: str):
     import torch
     from transformers import AutoModel, AutoModelForCausalLM
 
-    from .decoder_scoring import _head_in_fp32
+    from .decoder_scoring import keep_head_in_fp32
     from .models import SAFE_LOAD, quiet_transformers
 
     quiet_transformers()
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **SAFE_LOAD)
-        _head_in_fp32(model)
+        keep_head_in_fp32(model)
     except (ValueError, KeyError):  # transformers has no causal-LM class for this architecture
         model = AutoModel.from_pretrained(folder, dtype=torch.float32, **SAFE_LOAD)
     return model.to(device).eval()
