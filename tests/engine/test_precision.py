@@ -195,6 +195,16 @@ def test_the_embedding_caches_keep_precisions_apart(sms, tmp_path, monkeypatch):
     assert len(list(cache.root.with_name(cache.root.name + "-bf16").glob("*.npy"))) == 2
 
 
+def test_a_reload_computes_in_the_precision_its_run_recorded():
+    from tlcore.engine.precision import recorded_precision
+
+    assert recorded_precision({"precision": "bf16"}, "cpu").name == "bf16"
+    assert recorded_precision({"accuracy": 0.9}, "cpu").name == "fp32"  # recorded before precisions existed
+    assert recorded_precision(None, "cpu").name == "fp32"
+    fp16 = recorded_precision({"precision": "fp16"}, "cpu")  # a GPU run reloaded on a CPU
+    assert fp16.name == "fp32" and "fp16 on a GPU" in fp16.reason
+
+
 @pytest.mark.skipif(not _bf16_is_fast_here(), reason="bf16 is slow on this CPU: auto never picks it here")
 def test_a_bf16_zero_shot_run_predicts_like_fp32_and_reloads_in_bf16(yelp, runs_dir):
     runs, predicted = {}, {}

@@ -66,7 +66,7 @@ class ChannelScorer(DecoderScorer):
         return self._render(shots, self._request(self.label_texts[self.labels.index(label)]))
 
     def _label_prompts(self):
-        from .precision import autocast_tag
+        from .autocast_state import autocast_tag
 
         torch = self.torch
         precision = autocast_tag(self.device)

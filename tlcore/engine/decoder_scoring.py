@@ -138,7 +138,7 @@ class LabelScorer(DecoderScorer):
 
     # -- scoring --------------------------------------------------------------------------------
     def _shared_cache(self):
-        from .precision import autocast_tag
+        from .autocast_state import autocast_tag
 
         torch = self.torch
         precision = autocast_tag(self.device)

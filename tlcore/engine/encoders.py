@@ -71,7 +71,7 @@ def embed(texts: Sequence[str], folder: str, device: str = "cpu", batch_size: in
     """Embed texts as the folder's recipe says (unit vectors unless it says otherwise), shape (n, dim); texts
     seen before in this process, or by an earlier run on this machine (tlcore.engine.embedding_store), are not
     re-encoded. ``max_length`` caps the folder's own cut, never raises it."""
-    from .precision import autocast_tag
+    from .autocast_state import autocast_tag
 
     recipe = read_sentence_config(folder)
     length = recipe.length(max_length)

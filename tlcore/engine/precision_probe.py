@@ -257,8 +257,8 @@ def _load_model(folder: str, kind: str, device: str):
 def _measure_model(folder: str, kind: str, device: str) -> ModelCheck:
     import torch
 
+    from .autocast_state import device_type
     from .models import load_tokenizer
-    from .precision import device_type
     from .runtime import free_cores
 
     model = _load_model(folder, kind, device)

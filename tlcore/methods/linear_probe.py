@@ -17,10 +17,10 @@ from typing import Sequence
 import numpy as np
 
 from ..data import LabeledData
+from ..engine.autocast_state import autocast_tag
 from ..engine.callbacks import Callback
 from ..engine.encoders import embed
 from ..engine.models import cache_dir
-from ..engine.precision import autocast_tag
 from ..engine.sentence_config import read_sentence_config
 from .base import FlopEstimate, Method, MethodConfig, Workload, option, register_method
 from .export_snippets import LINEAR_HEAD_BODY, encoder_snippet

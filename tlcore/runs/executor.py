@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError, RunError, TLCoreError
-from .launcher import launch_detached
+from . import warm_server
+from .launcher import launch_detached, launch_environment
 from .store import Run
 
 EXECUTORS = ("local", "ray")
@@ -62,7 +63,10 @@ def start_runs(runs: Sequence[Run], series: bool = False) -> int:
         raise
     log = runs[0].path / "worker.log" if len(runs) == 1 and not series else _series_log(runs)
     try:
-        pid = launch_detached(module, [str(run.path) for run in runs], log, runs_dir=runs[0].path.parent)
+        args = [str(run.path) for run in runs]
+        # A warm child of the app's worker server when one answers (imports done, model loaded), else a fresh process.
+        pid = (warm_server.launch(runs[0].path.parent, module, args, log, launch_environment())
+               or launch_detached(module, args, log))
     except OSError as exc:  # no process could be started (no memory, no Python): the runs say so, not queued
         message = f"the worker process could not start: {exc}"
         for run in runs:

@@ -24,18 +24,14 @@ def detached_options(windows: bool = os.name == "nt") -> dict:
     return {"creationflags": flags}
 
 
-def launch_detached(module: str, args: Sequence[str], log: Path, runs_dir: Path | None = None) -> int:
-    """``python -m module args...`` detached from the caller, its output appended to ``log``; returns its pid.
+def launch_environment() -> dict[str, str]:
+    """What a run's process sees: the caller's environment, offline unless the caller says otherwise."""
+    return {**OFFLINE_ENV, **os.environ}
 
-    With ``runs_dir``, a warm child of that folder's worker server (tlcore.runs.warm_server) is used when one
-    answers: it has imported everything and loaded the models already. Otherwise, a fresh process."""
-    env = {**OFFLINE_ENV, **os.environ}
-    if runs_dir is not None:
-        from . import warm_server
 
-        pid = warm_server.launch(runs_dir, module, args, log, env)
-        if pid:
-            return pid
+def launch_detached(module: str, args: Sequence[str], log: Path) -> int:
+    """``python -m module args...`` detached from the caller, its output appended to ``log``; returns its pid."""
+    env = launch_environment()
     with open(log, "ab") as handle:
         process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=handle, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, **detached_options())
