@@ -7,8 +7,8 @@ vectors of each (model weights, recipe, length, precision, torch version) live i
 ``cache_dir()/embeddings``, as shard files of (text hash, vector) written atomically, so concurrent runs never see
 half a file and never block each other. A changed model file (size or time) gives a new folder.
 
-``TLCORE_EMBEDDING_CACHE=0`` turns it off. Shards are merged when a folder holds many, and the oldest folders go
-when all of them together pass ``MAX_BYTES``.
+``TLCORE_EMBEDDING_CACHE=0`` turns it off; ``TLCORE_EMBEDDING_CACHE_DIR`` moves it. Shards are merged when a folder
+holds many, and the oldest folders go when all of them together pass ``MAX_BYTES``.
 """
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def enabled() -> bool:
 
 
 def root() -> Path:
+    """``cache_dir()/embeddings``, or ``TLCORE_EMBEDDING_CACHE_DIR``."""
+    if os.environ.get("TLCORE_EMBEDDING_CACHE_DIR"):
+        return Path(os.environ["TLCORE_EMBEDDING_CACHE_DIR"])
     from .models import cache_dir
 
     return cache_dir() / "embeddings"
