@@ -24,6 +24,7 @@ from ..data import LabeledData
 from ..data.labeled import MIN_VAL_ROWS
 from .batching import collate, tokenize
 from .callbacks import Callback
+from .memory import return_freed_memory
 from .precision import backward, grad_scaler
 from .runtime import free_cores, threads_worth_using
 
@@ -45,11 +46,23 @@ class TrainingOptions(Protocol):
 # it is cut into batches: similar lengths pad little, and every batch still comes from a random group.
 LENGTH_GROUP_BATCHES = 8
 PREDICT_BATCH_SIZE = 64
+# On a CPU a prediction batch also holds at most this many padded tokens: 64 texts of 128 tokens were MiniLM's
+# largest batch, ~260 MB of activations under DoRA and the top of a whole run's peak RSS; 2,048 tokens keep it near
+# 80 MB, short texts still go 64 at a time, and the 500 test rows of sms_spam took 5.2 s of CPU instead of 7.5 (long
+# rows' attention grows with their length squared). A GPU takes PREDICT_BATCH_SIZE rows whatever their length.
+PREDICT_MAX_TOKENS = 2048
 # Activations kept for the backward pass cost ~32 x 4 bytes per token per (layer x hidden unit) (measured:
-# ~2 MB per token on SmolLM2-135M with LoRA). A batch whose padded tokens would need more than this budget runs
+# ~2 MB per token on SmolLM2-135M with LoRA). A batch whose padded tokens would need more than the budget runs
 # in slices whose gradients add up to the batch's: same update, bounded memory (SmolLM2 stays under 3 GB).
 ACTIVATION_BYTES_PER_UNIT = 32 * 4
 ACTIVATION_BUDGET_BYTES = 512 * 2**20
+# A model whose weights are smaller than the budget gets a budget the size of its weights, but at least this much.
+# Every slice reads all the weights again, so slices must not be small next to them: SmolLM2 LoRA (540 MB of weights)
+# took 15 % longer per step in slices of 106 tokens than of 213. For MiniLM (91 MB) it is the other way round:
+# under 512 MB its longest batches ran whole and held ~400 MB of activations under DoRA, the largest part of a run's
+# peak RSS. Slices of 455 tokens (128 MB) cost ~10 % per step on sms_spam's long batches and keep a realistic DoRA run
+# near 1.0 GB instead of 1.26 (bench/README.md, "Peak memory of realistic runs"); short texts never slice.
+MIN_ACTIVATION_BUDGET_BYTES = 128 * 2**20
 
 
 # The "auto" schedule (epochs = 0, early_stopping = -1: the defaults). bench/defaults_grid.py chose these numbers on
@@ -163,11 +176,13 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
 
 
 def slice_tokens(model, device: str = "cpu") -> int:
-    """How many (padded) tokens one forward/backward slice may hold within the activation budget: the CPU's
-    fixed one, or on a CUDA GPU a quarter of its free memory (slicing a batch there only adds kernel launches)."""
+    """How many (padded) tokens one forward/backward slice may hold within the activation budget: on a CPU the
+    weights' size between MIN_ACTIVATION_BUDGET_BYTES and ACTIVATION_BUDGET_BYTES, on a CUDA GPU a quarter of its
+    free memory (slicing a batch there only adds kernel launches)."""
     config = model.config
     units = getattr(config, "hidden_size", 768) * getattr(config, "num_hidden_layers", 12)
-    budget = ACTIVATION_BUDGET_BYTES
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    budget = min(ACTIVATION_BUDGET_BYTES, max(MIN_ACTIVATION_BUDGET_BYTES, weights))
     if device.startswith("cuda"):
         import torch
 
@@ -182,26 +197,43 @@ def slices(batch: np.ndarray, lengths: Sequence[int], max_tokens: int) -> list[n
     return [part for part in np.array_split(batch, parts) if len(part)]
 
 
+def prediction_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> list[list[int]]:
+    """Row indices, shortest rows first, cut into batches of at most ``batch_size`` rows and (unless None)
+    ``max_tokens`` padded tokens; a row longer than ``max_tokens`` is a batch of its own."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:  # ascending, so the row being added is the batch's longest
+        if batches and len(batches[-1]) < batch_size and (
+                max_tokens is None or (len(batches[-1]) + 1) * lengths[i] <= max_tokens):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def predict_logits(model, tokenizer, texts: Sequence[str], max_length: int, device: str,
                    batch_size: int = PREDICT_BATCH_SIZE, callback: Callback | None = None):
-    """Logits for texts, in input order; batches of similar token length so they pad little."""
+    """Logits for texts, in input order; batches of similar token length so they pad little, within
+    PREDICT_MAX_TOKENS on a CPU."""
     import torch
 
     model.eval()
     rows = tokenize(tokenizer, texts, max_length)
-    order = sorted(range(len(texts)), key=lambda i: len(rows[i]["input_ids"]))
-    out = None
+    max_tokens = None if device.startswith("cuda") else PREDICT_MAX_TOKENS
+    batches = prediction_batches([len(row["input_ids"]) for row in rows], batch_size, max_tokens)
+    out, done = None, 0
     with torch.inference_mode(), free_cores():
-        for start in range(0, len(order), batch_size):
+        for batch in batches:
             if callback and callback.should_stop():
                 raise InterruptedError("prediction cancelled")
-            batch = order[start:start + batch_size]
             logits = model(**collate(tokenizer, [rows[i] for i in batch], device)).logits.float().cpu()
             if out is None:
                 out = torch.zeros((len(texts), logits.shape[1]))
             out[batch] = logits
+            done += len(batch)
             if callback:
-                callback.on_progress("predicting", min(start + batch_size, len(order)), len(order))
+                callback.on_progress("predicting", done, len(texts))
+    return_freed_memory()  # the pass's activations, of many shapes, are free now: ~35 MB off a DoRA run's peak
     return out
 
 

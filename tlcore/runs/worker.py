@@ -96,6 +96,9 @@ def execute(run: Run, echo=None, scheduled: bool = False, device: str | None = N
 
 def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = None) -> dict:
     """Run the method on the stored split; write metrics, predictions and artifacts; return the metrics."""
+    from ..engine.memory import limit_kernel_caches
+
+    limit_kernel_caches()  # before the first bf16 product: oneDNN's caches grow with each batch shape (bench/memory.py)
     config = run.config()
     run.update_status(status="running", started=time.time(), stage="loading model", **({"pid": pid} if pid else {}))
     callback = RunCallback(run, echo)
