@@ -3,7 +3,9 @@
 bench/step_profile.py and bench/step_variants.py time it; nothing in tlcore imports it. It trains MiniLM (or any
 encoder of the catalog) through tlcore's own method class, tokenizer, collate, length-grouped batches and fused
 AdamW, as ``_train`` does for one slice per batch (MiniLM's batches never need slicing), so a variant's gain here is
-the gain the loop would see. Variants (comma-separated flags):
+the gain the loop would see. The loop itself now keeps the embeddings' gradient and, under bf16, computes attention
+eagerly (tlcore.engine.cpu_step): the plain variants here are the step as it was before, for comparison. Variants
+(comma-separated flags):
 
   fp32 | bf16      the precision: bf16 is autocast with cache_enabled=False and the backward outside, as
                    tlcore.engine.precision.compute_in and backward run it
@@ -13,8 +15,8 @@ the gain the loop would see. Variants (comma-separated flags):
   freeze_emb       the word embeddings (11.7M of MiniLM's 22.7M weights) do not train: a different model
   trim, trimN      malloc_trim(0) after every step, or every N steps (what returning freed memory to the system
                    costs: the pages it returns are faulted in again by the next step)
-  tuned            tlcore.engine.memory.tune_allocator() first (1 MiB mmap threshold, small oneDNN kernel cache),
-                   as a run's worker process does; process-wide, so time it with step_variants.py --separate
+  tuned            tlcore.engine.memory.limit_kernel_caches() first (small oneDNN kernel caches), as a run's worker
+                   process does; process-wide, so time it with step_variants.py --separate
 """
 from __future__ import annotations
 
@@ -61,9 +63,9 @@ class Step:
 
         self.flags = parse(variant)
         if "tuned" in self.flags:
-            from tlcore.engine.memory import tune_allocator
+            from tlcore.engine.memory import limit_kernel_caches
 
-            tune_allocator()  # before the first bf16 matrix product: oneDNN reads its cache size once
+            limit_kernel_caches()  # before the first bf16 matrix product: oneDNN reads its cache size once
         spec, entry = resolve_model(model), get_method(method)
         config = entry.config_cls.from_dict({"epochs": 1, "seed": seed})
         instance = entry.method_cls(config, spec, model_folder(spec), sorted({str(y) for y in labels}))

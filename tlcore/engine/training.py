@@ -24,6 +24,7 @@ from ..data import LabeledData
 from ..data.labeled import MIN_VAL_ROWS
 from .batching import collate, tokenize
 from .callbacks import Callback
+from .cpu_step import clear_gradients, eager_attention_under_bf16, keep_embedding_gradient, restore_embedding
 from .memory import return_freed_memory
 from .precision import backward, grad_scaler
 from .runtime import free_cores, threads_worth_using
@@ -267,6 +268,9 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
     while other work held a core would otherwise keep one thread for all its epochs after the machine became
     idle (two SmolLM2 cells of the method table did, for 20-30 minutes each). ``threads`` in the result is the
     fewest any epoch ran on.
+
+    On a CPU the step keeps the embeddings' gradient between steps and, under bf16, computes attention eagerly
+    (tlcore.engine.cpu_step); the model is handed back as it came.
     """
     import torch
 
@@ -276,9 +280,12 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
         torch.set_num_threads(threads_worth_using(wanted))
         used.append(torch.get_num_threads())
 
+    kept = keep_embedding_gradient(model, device)
     try:
-        result = _train(model, tokenizer, train, val, labels, config, callback, device, choose_threads)
+        with eager_attention_under_bf16(model, device):
+            result = _train(model, tokenizer, train, val, labels, config, callback, device, choose_threads, kept)
     finally:
+        restore_embedding(model, kept)
         torch.set_num_threads(wanted)
     result.threads = min(used, default=wanted)
     return result
@@ -286,7 +293,7 @@ def train_classifier(model, tokenizer, train: LabeledData, val: LabeledData, lab
 
 def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Sequence[str],
            config: TrainingOptions, callback: Callback, device: str,
-           choose_threads: Callable[[], None] = lambda: None) -> TrainingResult:
+           choose_threads: Callable[[], None] = lambda: None, kept_gradient=None) -> TrainingResult:
     import torch
 
     torch.manual_seed(config.seed)
@@ -347,7 +354,7 @@ def _train(model, tokenizer, train: LabeledData, val: LabeledData, labels: Seque
             else:
                 optimizer.step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(params, kept_gradient)
             step += 1
             seen += len(batch)
             tokens += sum(lengths[i] for i in batch)
