@@ -99,7 +99,7 @@ def test_the_server_ends_with_the_app_that_started_it(runs_dir, monkeypatch, wai
     try:
         from tlcore.runs.launcher import launch_detached
 
-        launch_detached("tlcore.runs.warm_server", [str(runs_dir), "--owner", str(owner)], tmp_path / "server.log")
+        launch_detached(warm_server.ENTRY_MODULE, [str(runs_dir), "--owner", str(owner)], tmp_path / "server.log")
         wait_for(lambda: warm_server.is_running(runs_dir), timeout=120)
     finally:
         os.kill(owner, signal.SIGKILL)

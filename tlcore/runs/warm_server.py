@@ -34,6 +34,7 @@ IDLE_SECONDS = 30 * 60
 # Enough for a preload in progress (the server handles one request at a time) to finish before a launch's reply.
 REPLY_TIMEOUT_S = 120.0
 # Modules a run may start in the server's children (tlcore.runs.launcher's callers).
+ENTRY_MODULE = "tlcore.runs.serve_warm"  # how the server itself is started
 ENTRY_MODULES = ("tlcore.runs.worker", "tlcore.runs.series", "tlcore.runs.adapt_job")
 # Read once, when a library is imported: a child cannot take a new value of these from the caller.
 IMPORT_TIME_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT",
@@ -96,7 +97,7 @@ def start(runs_dir: Path, preload: Sequence[str] = ()) -> bool:
     log = Path(runs_dir) / ".warm-server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     args = [str(runs_dir), "--owner", str(os.getpid()), *[a for model in preload for a in ("--preload", model)]]
-    launch_detached("tlcore.runs.warm_server", args, log)
+    launch_detached(ENTRY_MODULE, args, log)
     return True
 
 
@@ -317,10 +318,10 @@ def _child(module: str, args: list[str], log: Path, env: dict[str, str], threads
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tlcore.runs.warm_server RUNS_DIR [--owner PID] [--preload MODEL ...]``."""
+    """``python -m tlcore.runs.serve_warm RUNS_DIR [--owner PID] [--preload MODEL ...]``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tlcore.runs.warm_server")
+    parser = argparse.ArgumentParser(prog=f"python -m {ENTRY_MODULE}")
     parser.add_argument("runs_dir")
     parser.add_argument("--owner", type=int, help="stop when this process is gone (the app)")
     parser.add_argument("--preload", action="append", default=[], help="a model to load at once")
@@ -353,6 +354,3 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink(missing_ok=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
