@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -88,7 +87,9 @@ def best_seconds(work, seconds: float) -> float:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    from tlcore.engine.memory import peak_rss_mb as peak  # this process's own peak, not its parent's
+
+    return peak()
 
 
 def run_cell(module: str, spec: dict, timeout: float = 900) -> dict:

@@ -3,7 +3,7 @@
 Each run is the command a user types: rt_polarity, 8 training rows per class (one batch of 16),
 16 test rows, one epoch for the training methods (weights, gradients and the optimizer's state all
 exist from the first step on, so the peak is reached), K=4 for few-shot. The number is the process's peak resident
-set size (ru_maxrss, as `tlcore run --json` reports it in peak_rss_mb): the Python interpreter, the libraries, the
+set size (VmHWM, as `tlcore run --json` reports it in peak_rss_mb): the Python interpreter, the libraries, the
 model, gradients, optimizer state and activations together.
 
 The realistic cells (issue 22: < 1.2 GB) are whole runs at the defaults: minilm LoRA and DoRA on sms_spam, 64 training

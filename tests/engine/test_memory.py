@@ -117,3 +117,16 @@ def test_token_budget_changes_batches_not_predictions(monkeypatch):
     monkeypatch.setattr(training, "PREDICT_MAX_TOKENS", 100)  # 1-3 texts per batch
     sliced = training.predict_logits(model, tokenizer, texts, 128, "cpu")
     assert torch.allclose(whole, sliced, atol=1e-4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM and the carried-over ru_maxrss are Linux's")
+def test_a_run_started_from_a_big_process_reports_its_own_peak():
+    held = bytearray(600 * 2**20)  # this process now holds 600 MB more
+    held[::4096] = b"x" * len(held[::4096])  # touched, so resident
+    script = ("import resource; from tlcore.engine.memory import peak_rss_mb; "
+              "print(peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    own, carried = map(float, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                             check=True).stdout.split())
+    assert own < 300  # the child itself: Python and tlcore's package
+    assert carried > 600  # what ru_maxrss would have reported: the parent's memory
+    del held

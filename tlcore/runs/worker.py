@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine.memory import limit_kernel_caches, peak_rss_mb
 from ..engine.models import choose_device, model_folder, parameters_on_disk, resolve_model
 from ..engine.precision import Precision, choose_precision, compute_in
 from ..engine.resources import estimate_memory
@@ -55,19 +56,6 @@ class RunCallback(Callback):
         return self.run.cancel_requested
 
 
-def _peak_rss_mb() -> float:
-    """The most memory this process has held at once, MiB."""
-    try:
-        import resource  # POSIX only
-    except ImportError:  # Windows: the peak working set, which psutil reads there
-        import psutil
-
-        info = psutil.Process().memory_info()
-        return getattr(info, "peak_wset", info.rss) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
-
-
 def execute(run: Run, echo=None, scheduled: bool = False, device: str | None = None) -> dict:
     """Wait for a free slot in the runs folder (the queue), then run; return the metrics.
 
@@ -96,8 +84,6 @@ def execute(run: Run, echo=None, scheduled: bool = False, device: str | None = N
 
 def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = None) -> dict:
     """Run the method on the stored split; write metrics, predictions and artifacts; return the metrics."""
-    from ..engine.memory import limit_kernel_caches
-
     limit_kernel_caches()  # before the first bf16 product: oneDNN's caches grow with each batch shape (bench/memory.py)
     config = run.config()
     run.update_status(status="running", started=time.time(), stage="loading model", **({"pid": pid} if pid else {}))
@@ -173,7 +159,7 @@ def _execute(run: Run, echo=None, pid: int | None = None, device: str | None = N
             "best_epoch": training.best_epoch if training else None,
             # which schedule ran and why (auto with early stopping, or the fixed passes when validation is too small)
             "schedule": getattr(training, "schedule", None), "schedule_note": getattr(training, "schedule_note", None),
-            "peak_rss_mb": _peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"), **val_metrics,
+            "peak_rss_mb": peak_rss_mb(), "test_fingerprint": split.info.get("test_fingerprint"), **val_metrics,
         }
         write_json_atomic(run.path / "metrics.json", metrics)
         run.update_status(status="succeeded", finished=time.time(), stage="done", error=None)
