@@ -14,6 +14,7 @@ shapes, which is where a run's memory grows: the short cells above never show it
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,18 @@ REALISTIC_DATA = "sms_spam/sms_spam_all.csv"
 REALISTIC_PRECISIONS = ("auto", "fp32")  # auto: what a run does when no --precision is given
 
 
+def empty_embedding_store() -> dict:
+    """The environment for one measured run, with an empty embedding store: a run that found its texts' vectors on
+    disk (tlcore.engine.embedding_store) would not load the model at all, and measure nothing.
+
+    The linear probe keeps its own feature cache in tlcore's cache folder (tlcore.methods.linear_probe), which this
+    leaves alone (the converted models live there too): its cells measure ~500 MB, without a model, once an earlier
+    run probed the same rows (bench/precision.py does)."""
+    from first_result import fresh_embedding_store
+
+    return {**os.environ, "TLCORE_EMBEDDING_CACHE_DIR": fresh_embedding_store()}
+
+
 def measure(model: str, method: str, data: Path, runs: Path) -> dict:
     from first_result import tlcore_command
 
@@ -40,7 +53,8 @@ def measure(model: str, method: str, data: Path, runs: Path) -> dict:
     elif method not in ("zero-shot", "linear-probe"):
         args += ["--epochs", "1"]
     started = time.perf_counter()
-    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=900, cwd=common.ROOT)
+    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=900, cwd=common.ROOT,
+                          env=empty_embedding_store())
     if proc.returncode != 0:
         raise common.BenchError(f"tlcore run {model} {method} failed: {proc.stderr.strip()[-300:]}")
     result = json.loads(proc.stdout)
@@ -61,7 +75,8 @@ def measure_realistic(method: str, precision: str, runs: Path) -> dict:
     if precision != "auto":
         args += ["--precision", precision]
     started = time.perf_counter()
-    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=1800, cwd=common.ROOT)
+    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=1800, cwd=common.ROOT,
+                          env=empty_embedding_store())
     if proc.returncode != 0:
         raise common.BenchError(f"tlcore run minilm {method} on sms_spam failed: {proc.stderr.strip()[-300:]}")
     result = json.loads(proc.stdout)
