@@ -120,9 +120,22 @@ class Browser:
         self.page.get_by_role("option", name=option, exact=True).click()
 
     def number(self, label: str, value: int) -> None:
+        """Type a number and commit it. A value typed while the rerun of the previous change is still drawing the
+        page can be replaced by the server's old one when that rerun ends (seen on a busy machine: a batch size of 4
+        came back as 16), so wait for the page to be idle, check, and type it again if it was lost."""
         box = self.page.get_by_label(label, exact=True)
-        box.fill(str(value))
-        box.press("Enter")
+        for _ in range(3):
+            box.fill(str(value))
+            box.press("Enter")
+            self.wait_until_idle()
+            if box.input_value() == str(value):
+                return
+        self.expect(box).to_have_value(str(value))
+
+    def wait_until_idle(self) -> None:
+        """Until no script run is in progress (Streamlit shows its status widget while one is)."""
+        self.page.wait_for_timeout(300)  # the rerun the last action caused has started by now
+        self.expect(self.page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
 
     def button(self, name: str):
         return self.page.get_by_role("button", name=re.compile(name))
