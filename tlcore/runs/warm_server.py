@@ -33,8 +33,8 @@ from typing import Sequence
 IDLE_SECONDS = 30 * 60
 # Enough for a preload in progress (the server handles one request at a time) to finish before a launch's reply.
 REPLY_TIMEOUT_S = 120.0
-# Modules a run may start in the server's children (tlcore.runs.launcher's callers).
 ENTRY_MODULE = "tlcore.runs.serve_warm"  # how the server itself is started
+# Modules a run may start in the server's children (tlcore.runs.launcher's callers).
 ENTRY_MODULES = ("tlcore.runs.worker", "tlcore.runs.series", "tlcore.runs.adapt_job")
 # Read once, when a library is imported: a child cannot take a new value of these from the caller.
 IMPORT_TIME_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT",
