@@ -53,15 +53,22 @@ def fresh_embedding_store() -> str:
     return tempfile.mkdtemp(prefix="tl-bench-vectors-")
 
 
-def timed_cli(train: Path, test: Path, runs: Path) -> tuple[float, dict]:
+def run_tlcore(args: list[str], timeout: float = 600, what: str = "tlcore run") -> tuple[float, dict]:
+    """``tlcore ARGS`` (ending in --json) as a user types it, with an empty embedding store: (wall seconds, its JSON).
+
+    The store is empty so that a run encodes its texts, and loads its model, rather than finding the vectors an
+    earlier measurement left on disk (tlcore.engine.embedding_store)."""
     started = time.perf_counter()
-    proc = subprocess.run(tlcore_command() + cli_args(train, test, runs), capture_output=True, text=True,
-                          timeout=600, cwd=common.ROOT,
+    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=timeout, cwd=common.ROOT,
                           env={**os.environ, "TLCORE_EMBEDDING_CACHE_DIR": fresh_embedding_store()})
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise common.BenchError(f"tlcore run failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+        raise common.BenchError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
     return seconds, json.loads(proc.stdout)
+
+
+def timed_cli(train: Path, test: Path, runs: Path) -> tuple[float, dict]:
+    return run_tlcore(cli_args(train, test, runs))
 
 
 def cell(spec: dict) -> dict:

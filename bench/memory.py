@@ -14,11 +14,8 @@ shapes, which is where a run's memory grows: the short cells above never show it
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,20 +28,12 @@ REALISTIC_DATA = "sms_spam/sms_spam_all.csv"
 REALISTIC_PRECISIONS = ("auto", "fp32")  # auto: what a run does when no --precision is given
 
 
-def empty_embedding_store() -> dict:
-    """The environment for one measured run, with an empty embedding store: a run that found its texts' vectors on
-    disk (tlcore.engine.embedding_store) would not load the model at all, and measure nothing.
-
-    The linear probe keeps its own feature cache in tlcore's cache folder (tlcore.methods.linear_probe), which this
-    leaves alone (the converted models live there too): its cells measure ~500 MB, without a model, once an earlier
-    run probed the same rows (bench/precision.py does)."""
-    from first_result import fresh_embedding_store
-
-    return {**os.environ, "TLCORE_EMBEDDING_CACHE_DIR": fresh_embedding_store()}
-
-
 def measure(model: str, method: str, data: Path, runs: Path) -> dict:
-    from first_result import tlcore_command
+    """One short cell. Each run starts with an empty embedding store (``run_tlcore``); the linear probe keeps its own
+    feature cache in tlcore's cache folder (tlcore.methods.linear_probe), which this leaves alone (the converted models
+    live there too): its cells measure ~500 MB, without a model, once an earlier run probed the same rows
+    (bench/precision.py does)."""
+    from first_result import run_tlcore
 
     args = ["run", "--train", str(data), "--model", model, "--method", method, "--per-class", "8",
             "--test-size", "16", "--runs-dir", str(runs), "--json", "--quiet"]
@@ -52,20 +41,15 @@ def measure(model: str, method: str, data: Path, runs: Path) -> dict:
         args += ["--shots", "4"]
     elif method not in ("zero-shot", "linear-probe"):
         args += ["--epochs", "1"]
-    started = time.perf_counter()
-    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=900, cwd=common.ROOT,
-                          env=empty_embedding_store())
-    if proc.returncode != 0:
-        raise common.BenchError(f"tlcore run {model} {method} failed: {proc.stderr.strip()[-300:]}")
-    result = json.loads(proc.stdout)
+    wall_s, result = run_tlcore(args, timeout=900, what=f"tlcore run {model} {method}")
     return {"model": model, "method": method, "peak_rss_mb": result["peak_rss_mb"],
             "limit_mb": LIMIT_MB[model], "under_limit": result["peak_rss_mb"] < LIMIT_MB[model],
-            "trainable_params": result["trainable_params"], "wall_s": time.perf_counter() - started}
+            "trainable_params": result["trainable_params"], "wall_s": wall_s}
 
 
 def measure_realistic(method: str, precision: str, runs: Path) -> dict:
     """One realistic cell: the exact command a user types (``--precision`` only when it is not the default)."""
-    from first_result import tlcore_command
+    from first_result import run_tlcore
 
     data = common.DATASETS / REALISTIC_DATA
     if not data.exists():
@@ -74,16 +58,11 @@ def measure_realistic(method: str, precision: str, runs: Path) -> dict:
             "--test-size", "500", "--val-size", "100", "--runs-dir", str(runs), "--json", "--quiet"]
     if precision != "auto":
         args += ["--precision", precision]
-    started = time.perf_counter()
-    proc = subprocess.run(tlcore_command() + args, capture_output=True, text=True, timeout=1800, cwd=common.ROOT,
-                          env=empty_embedding_store())
-    if proc.returncode != 0:
-        raise common.BenchError(f"tlcore run minilm {method} on sms_spam failed: {proc.stderr.strip()[-300:]}")
-    result = json.loads(proc.stdout)
+    wall_s, result = run_tlcore(args, timeout=1800, what=f"tlcore run minilm {method} on sms_spam")
     return {"model": "minilm", "method": method, "asked": precision, "precision": result["precision"],
             "peak_rss_mb": result["peak_rss_mb"], "limit_mb": REALISTIC_LIMIT_MB,
             "under_limit": result["peak_rss_mb"] < REALISTIC_LIMIT_MB, "train_seconds": result["train_seconds"],
-            "steps": result["steps"], "accuracy": result["accuracy"], "wall_s": time.perf_counter() - started}
+            "steps": result["steps"], "accuracy": result["accuracy"], "wall_s": wall_s}
 
 
 def plan_realistic(quick: bool) -> list[tuple[str, str]]:
