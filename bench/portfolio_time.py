@@ -59,6 +59,8 @@ def one_search(dataset: str, runs: Path) -> dict:
 
 
 def run(quick: bool = False) -> dict:
+    from first_result import fresh_embedding_store
+
     from tlcore.runs import warm_server
 
     datasets = ["sms_spam"] if quick else ["sms_spam", "rt_polarity"]
@@ -68,7 +70,7 @@ def run(quick: bool = False) -> dict:
             runs = Path(tmp) / dataset
             runs.mkdir()
             # No vectors from earlier measurements: the search encodes its texts (the server's children inherit it).
-            os.environ["TLCORE_EMBEDDING_CACHE_DIR"] = tempfile.mkdtemp(prefix="tl-bench-vectors-")
+            os.environ["TLCORE_EMBEDDING_CACHE_DIR"] = fresh_embedding_store()
             warm_server.keep_warm(runs, preload=["minilm"])  # what the app does when it opens
             deadline = time.perf_counter() + 180
             while "minilm" not in ((warm_server._request(runs, {"op": "ping"}, 2.0) or {}).get("preloaded") or []):
